@@ -1,0 +1,516 @@
+package sim
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// CtxKind is the kernel execution context a frame runs in.
+type CtxKind uint8
+
+const (
+	CtxTask CtxKind = iota
+	CtxSoftirq
+	CtxHardirq
+)
+
+func (k CtxKind) String() string { return [...]string{"task", "softirq", "hardirq"}[k] }
+
+// Ctx is one execution context: a task, or a softirq or hardirq handler
+// running nested on top of one. Simulated code receives it and does every
+// shared-memory access and context change through it. A Ctx is valid only
+// inside the function it was passed to.
+type Ctx struct {
+	m    *Machine
+	t    *Task
+	kind CtxKind
+	name string
+	cpu  *CPU // fixed for interrupt frames; task frames follow their task
+	id   int
+
+	op op // the operation waiting for its scheduling decision
+
+	// Spin detection: what the frame read and whether it stored anything
+	// since its last cpu_relax, and what it waits on while spinning.
+	reads    []watch
+	overflow bool
+	wrote    bool
+	spinning bool
+	watch    []watch
+	relaxAt  string // where the spinning cpu_relax is, when traced
+}
+
+type watch struct {
+	cell *Cell
+	v    uint64
+}
+
+// maxSpinReads bounds what a frame remembers between two cpu_relax calls;
+// an iteration that reads more is not treated as a pure spin.
+const maxSpinReads = 16
+
+// CPU returns the CPU the context runs on now.
+func (f *Ctx) CPU() *CPU {
+	if f.cpu != nil {
+		return f.cpu
+	}
+	return f.t.cpu
+}
+
+// Machine returns the machine the context runs on.
+func (f *Ctx) Machine() *Machine { return f.m }
+
+// Kind returns the kernel context kind.
+func (f *Ctx) Kind() CtxKind { return f.kind }
+
+// TaskName returns the name of the task the context runs in (for an
+// interrupt, the task it interrupted).
+func (f *Ctx) TaskName() string { return f.t.name }
+
+// ID numbers the context uniquely within the run.
+func (f *Ctx) ID() int { return f.id }
+
+func (f *Ctx) label() string {
+	if f.kind == CtxTask {
+		return "task " + f.name
+	}
+	return f.kind.String() + " " + f.name + " over " + f.t.name
+}
+
+// ID returns the CPU number.
+func (c *CPU) ID() int { return c.id }
+
+type opKind uint8
+
+const (
+	opStart opKind = iota
+	opIdle
+	opLoad
+	opReadOnce
+	opLoadAcquire
+	opStore
+	opWriteOnce
+	opStoreRelease
+	opCmpxchg
+	opXchg
+	opAddReturn
+	opMb
+	opWmb
+	opRmb
+	opPreemptDisable
+	opPreemptEnable
+	opBhDisable
+	opBhEnable
+	opIrqSave
+	opIrqRestore
+	opIrqDisable
+	opIrqEnable
+	opRaiseSoftirq
+	opCpuRelax
+	opMutexLock
+	opMutexWake
+	opMutexUnlock
+)
+
+var opNames = [...]string{
+	opStart: "start", opIdle: "ksoftirqd", opLoad: "load", opReadOnce: "READ_ONCE",
+	opLoadAcquire: "smp_load_acquire", opStore: "store", opWriteOnce: "WRITE_ONCE",
+	opStoreRelease: "smp_store_release", opCmpxchg: "cmpxchg", opXchg: "xchg",
+	opAddReturn: "atomic_add_return", opMb: "smp_mb", opWmb: "smp_wmb", opRmb: "smp_rmb",
+	opPreemptDisable: "preempt_disable", opPreemptEnable: "preempt_enable",
+	opBhDisable: "local_bh_disable", opBhEnable: "local_bh_enable",
+	opIrqSave: "local_irq_save", opIrqRestore: "local_irq_restore",
+	opIrqDisable: "local_irq_disable", opIrqEnable: "local_irq_enable",
+	opRaiseSoftirq: "raise_softirq", opCpuRelax: "cpu_relax",
+	opMutexLock: "mutex_lock", opMutexWake: "mutex_lock", opMutexUnlock: "mutex_unlock",
+}
+
+type op struct {
+	kind opKind
+	cell *Cell
+	a, b uint64
+	mu   *Mutex
+	file string // source position, when traced
+	line int
+}
+
+// point is a scheduling point: the frame announces its next operation and
+// waits until the strategy lets its CPU advance, then performs it. skip is
+// the number of sim-internal frames between the public API call and the
+// simulated code calling it.
+func (f *Ctx) point(o op, skip int) uint64 {
+	m := f.m
+	if m.finished || m.hung.Load() {
+		panic(errAbort)
+	}
+	if m.cfg.Trace {
+		o.file, o.line = callerLine(3 + skip)
+	}
+	f.op = o
+	m.schedule(f.t)
+	r := m.exec(f)
+	m.lastFrame.Store(f)
+	m.progress.Store(int64(m.step))
+	return r
+}
+
+func callerLine(skip int) (string, int) {
+	var pc [1]uintptr
+	if runtime.Callers(skip+1, pc[:]) == 0 {
+		return "", 0
+	}
+	fr, _ := runtime.CallersFrames(pc[:]).Next()
+	return fr.File, fr.Line
+}
+
+// runnable reports whether the frame's pending operation may run now.
+func (f *Ctx) runnable() bool {
+	if f.op.kind == opIdle {
+		return f.CPU().pending != 0
+	}
+	if !f.spinning {
+		return true
+	}
+	for _, w := range f.watch {
+		if w.cell.v != w.v {
+			return true
+		}
+	}
+	return false
+}
+
+// exec performs the frame's pending operation.
+func (m *Machine) exec(f *Ctx) uint64 {
+	o := &f.op
+	c := f.CPU()
+	f.spinning = false
+	var ret uint64
+	ev := Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
+	if o.cell != nil {
+		ev.Var = o.cell.Name()
+	}
+	tr := m.cfg.Trace
+	switch o.kind {
+	case opStart:
+		ev.Kind = EvStart
+	case opIdle:
+		ev.Note = "idle CPU runs pending softirqs"
+		m.record(ev)
+		m.doSoftirq(f.t, c)
+		return 0
+	case opLoad, opReadOnce, opLoadAcquire:
+		ret = o.cell.v
+		f.noteRead(o.cell, ret)
+		if tr {
+			ev.Value = "-> " + o.cell.format(ret)
+		}
+	case opStore, opWriteOnce, opStoreRelease:
+		m.write(f, o.cell, o.a)
+		if tr {
+			ev.Value = "= " + o.cell.format(o.cell.v)
+		}
+	case opCmpxchg:
+		ret = o.cell.v
+		ok := ret == o.a&o.cell.mask
+		if ok {
+			m.write(f, o.cell, o.b)
+		} else {
+			f.noteRead(o.cell, ret)
+		}
+		if tr {
+			ev.Value = fmt.Sprintf("%s -> %s: -> %s (%s)", o.cell.format(o.a), o.cell.format(o.b), o.cell.format(ret), swapped(ok))
+		}
+	case opXchg:
+		ret = o.cell.v
+		m.write(f, o.cell, o.a)
+		if tr {
+			ev.Value = fmt.Sprintf("= %s, -> %s", o.cell.format(o.cell.v), o.cell.format(ret))
+		}
+	case opAddReturn:
+		ret = (o.cell.v + o.a) & o.cell.mask
+		m.write(f, o.cell, ret)
+		if tr {
+			ev.Value = fmt.Sprintf("+= %d -> %s", int64(o.a), o.cell.format(ret))
+		}
+	case opMb, opWmb, opRmb:
+	case opPreemptDisable:
+		c.preempt++
+		ev.Value = fmt.Sprintf("preempt_count=%d", c.preempt)
+	case opPreemptEnable:
+		if c.preempt == 0 {
+			m.fail(f.failure(KindBug, "preempt_enable() with preempt_count 0 (unbalanced)", o))
+		}
+		c.preempt--
+		ev.Value = fmt.Sprintf("preempt_count=%d", c.preempt)
+	case opBhDisable:
+		c.bh++
+		ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
+	case opBhEnable:
+		if c.hardirq > 0 || c.irqsOff {
+			m.fail(f.failure(KindBug, "local_bh_enable() in hardirq context or with irqs disabled", o))
+		}
+		if c.bh == 0 {
+			m.fail(f.failure(KindBug, "local_bh_enable() without local_bh_disable() (unbalanced)", o))
+		}
+		c.bh--
+		ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
+		if c.bh == 0 && c.pending != 0 && !c.inInterrupt() {
+			m.record(ev)
+			m.doSoftirq(f.t, c)
+			return 0
+		}
+	case opIrqSave:
+		if c.irqsOff || c.hardirq > 0 {
+			ret = 1
+		}
+		c.irqsOff = true
+		ev.Value = "irqs off"
+	case opIrqRestore:
+		c.irqsOff = o.a != 0
+		ev.Value = "irqs " + onOff(!c.irqsOff)
+	case opIrqDisable:
+		c.irqsOff = true
+		ev.Value = "irqs off"
+	case opIrqEnable:
+		if c.hardirq > 0 {
+			m.fail(f.failure(KindBug, "local_irq_enable() in hardirq context", o))
+		}
+		c.irqsOff = false
+		ev.Value = "irqs on"
+	case opRaiseSoftirq:
+		c.pending |= 1 << o.a
+		ev.Value = softirqNames[o.a]
+	case opCpuRelax:
+		if !f.wrote && !f.overflow && len(f.reads) > 0 {
+			f.spinning = true
+			f.watch = append(f.watch[:0], f.reads...)
+			if tr {
+				ev.Value = "waits for " + f.watchString() + " to change"
+				f.relaxAt = shortPos(o.file, o.line)
+			}
+		}
+		f.reads, f.wrote, f.overflow = f.reads[:0], false, false
+	case opMutexLock:
+		m.mutexLock(f, o, &ev)
+	case opMutexWake:
+		ev.Value = "acquired " + o.mu.name + " after sleeping"
+	case opMutexUnlock:
+		m.mutexUnlock(f, o, &ev)
+	}
+	m.record(ev)
+	return ret
+}
+
+func (f *Ctx) noteRead(c *Cell, v uint64) {
+	if len(f.reads) == maxSpinReads {
+		f.overflow = true
+		return
+	}
+	f.reads = append(f.reads, watch{c, v})
+}
+
+func (m *Machine) write(f *Ctx, c *Cell, v uint64) {
+	c.v = v & c.mask
+	c.lastWriter, c.lastStep = f, m.step
+	f.wrote = true
+}
+
+func (f *Ctx) watchString() string {
+	s := ""
+	for i, w := range f.watch {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s (=%s)", w.cell.Name(), w.cell.format(w.v))
+	}
+	return s
+}
+
+// spinReport says what a spinning frame waits for, and who last changed it.
+func (f *Ctx) spinReport() string {
+	s := fmt.Sprintf("CPU%d %s spins in cpu_relax", f.CPU().id, f.label())
+	if f.relaxAt != "" {
+		s += " at " + f.relaxAt
+	}
+	s += " waiting for " + f.watchString() + " to change"
+	for _, w := range f.watch {
+		if w.cell.lastWriter != nil {
+			s += fmt.Sprintf(" (%s last written by %s at step %d)", w.cell.Name(), w.cell.lastWriter.label(), w.cell.lastStep)
+		}
+	}
+	return s
+}
+
+// failure builds a failure raised by this frame's own operation o.
+func (f *Ctx) failure(kind, msg string, o *op) *Failure {
+	src := ""
+	if o != nil && o.file != "" {
+		src = shortPos(o.file, o.line)
+	}
+	return &Failure{Kind: kind, Message: msg, Step: f.m.step, CPU: f.CPU().id, Context: f.label(), Source: src, frame: f}
+}
+
+// failureHere builds a failure at the caller skip frames above it.
+func (f *Ctx) failureHere(kind, msg string, skip int) *Failure {
+	file, line := callerLine(skip + 2)
+	fl := f.failure(kind, msg, nil)
+	fl.Source = shortPos(file, line)
+	return fl
+}
+
+// --- Kernel API: memory ---
+
+// Load is a plain load (x in C), a separate access each time it is used.
+func (f *Ctx) Load(x *Cell) uint64 { return f.point(op{kind: opLoad, cell: x}, 0) }
+
+// Store is a plain store.
+func (f *Ctx) Store(x *Cell, v uint64) { f.point(op{kind: opStore, cell: x, a: v}, 0) }
+
+// ReadOnce is READ_ONCE(x).
+func (f *Ctx) ReadOnce(x *Cell) uint64 { return f.point(op{kind: opReadOnce, cell: x}, 0) }
+
+// WriteOnce is WRITE_ONCE(x, v).
+func (f *Ctx) WriteOnce(x *Cell, v uint64) { f.point(op{kind: opWriteOnce, cell: x, a: v}, 0) }
+
+// SmpLoadAcquire is smp_load_acquire(&x).
+func (f *Ctx) SmpLoadAcquire(x *Cell) uint64 {
+	return f.point(op{kind: opLoadAcquire, cell: x}, 0)
+}
+
+// SmpStoreRelease is smp_store_release(&x, v).
+func (f *Ctx) SmpStoreRelease(x *Cell, v uint64) {
+	f.point(op{kind: opStoreRelease, cell: x, a: v}, 0)
+}
+
+// Cmpxchg is cmpxchg(&x, old, new): it stores new if x holds old, and
+// returns what x held. A full barrier.
+func (f *Ctx) Cmpxchg(x *Cell, old, new uint64) uint64 {
+	return f.point(op{kind: opCmpxchg, cell: x, a: old, b: new}, 0)
+}
+
+// Xchg is xchg(&x, v): it stores v and returns the previous value.
+func (f *Ctx) Xchg(x *Cell, v uint64) uint64 { return f.point(op{kind: opXchg, cell: x, a: v}, 0) }
+
+// AtomicAddReturn is atomic_add_return(d, &x); a negative d subtracts.
+func (f *Ctx) AtomicAddReturn(x *Cell, d int64) uint64 {
+	return f.point(op{kind: opAddReturn, cell: x, a: uint64(d)}, 0)
+}
+
+// SmpMb is smp_mb().
+func (f *Ctx) SmpMb() { f.point(op{kind: opMb}, 0) }
+
+// SmpWmb is smp_wmb().
+func (f *Ctx) SmpWmb() { f.point(op{kind: opWmb}, 0) }
+
+// SmpRmb is smp_rmb().
+func (f *Ctx) SmpRmb() { f.point(op{kind: opRmb}, 0) }
+
+// CpuRelax is cpu_relax(): the context is waiting for shared memory it has
+// read to change (see the package documentation).
+func (f *Ctx) CpuRelax() { f.point(op{kind: opCpuRelax}, 0) }
+
+// --- Kernel API: context ---
+
+// SmpProcessorID is smp_processor_id(). Like the kernel with
+// CONFIG_DEBUG_PREEMPT, it is a BUG in preemptible code of a task that may
+// migrate, where the answer can be stale before it is used.
+func (f *Ctx) SmpProcessorID() int {
+	c := f.CPU()
+	if f.kind == CtxTask && f.t.pin == Any && f.t.idleOf == nil && c.preemptible() {
+		f.m.fail(f.failureHere(KindBug, "using smp_processor_id() in preemptible code", 1))
+	}
+	return c.id
+}
+
+// RawSmpProcessorID is raw_smp_processor_id(): no check.
+func (f *Ctx) RawSmpProcessorID() int { return f.CPU().id }
+
+// PreemptDisable is preempt_disable().
+func (f *Ctx) PreemptDisable() { f.point(op{kind: opPreemptDisable}, 0) }
+
+// PreemptEnable is preempt_enable().
+func (f *Ctx) PreemptEnable() { f.point(op{kind: opPreemptEnable}, 0) }
+
+// LocalBhDisable is local_bh_disable().
+func (f *Ctx) LocalBhDisable() { f.point(op{kind: opBhDisable}, 0) }
+
+// LocalBhEnable is local_bh_enable(): softirqs raised meanwhile run here.
+func (f *Ctx) LocalBhEnable() { f.point(op{kind: opBhEnable}, 0) }
+
+// IrqFlags is what LocalIrqSave returns.
+type IrqFlags uint64
+
+// LocalIrqSave is local_irq_save(flags).
+func (f *Ctx) LocalIrqSave() IrqFlags { return IrqFlags(f.point(op{kind: opIrqSave}, 0)) }
+
+// LocalIrqRestore is local_irq_restore(flags).
+func (f *Ctx) LocalIrqRestore(fl IrqFlags) { f.point(op{kind: opIrqRestore, a: uint64(fl)}, 0) }
+
+// LocalIrqDisable is local_irq_disable().
+func (f *Ctx) LocalIrqDisable() { f.point(op{kind: opIrqDisable}, 0) }
+
+// LocalIrqEnable is local_irq_enable().
+func (f *Ctx) LocalIrqEnable() { f.point(op{kind: opIrqEnable}, 0) }
+
+// InIrq is in_irq(): running a hardirq handler.
+func (f *Ctx) InIrq() bool { return f.kind == CtxHardirq }
+
+// InServingSoftirq is in_serving_softirq().
+func (f *Ctx) InServingSoftirq() bool { return f.kind == CtxSoftirq }
+
+// InSoftirq is in_softirq(): serving a softirq or with bh disabled.
+func (f *Ctx) InSoftirq() bool { c := f.CPU(); return c.serving || c.bh > 0 }
+
+// InInterrupt is in_interrupt(): hardirq, softirq or bh disabled.
+func (f *Ctx) InInterrupt() bool { return f.CPU().inInterrupt() }
+
+// IrqsDisabled is irqs_disabled().
+func (f *Ctx) IrqsDisabled() bool { c := f.CPU(); return c.irqsOff || c.hardirq > 0 }
+
+// PreemptCount returns the CPU's preempt_disable nesting.
+func (f *Ctx) PreemptCount() int { return f.CPU().preempt }
+
+// RaiseSoftirq is raise_softirq(nr): the softirq runs at the next irq_exit
+// or local_bh_enable on this CPU, or when the CPU is idle.
+func (f *Ctx) RaiseSoftirq(nr int) {
+	if nr < 0 || nr >= NrSoftirqs {
+		panic(fmt.Sprintf("sim: raise_softirq(%d)", nr))
+	}
+	f.point(op{kind: opRaiseSoftirq, a: uint64(nr)}, 0)
+}
+
+// --- Failures raised by simulated code ---
+
+// BugOn is BUG_ON(cond): when cond holds the run fails with KindBug.
+func (f *Ctx) BugOn(cond bool, format string, args ...any) {
+	if cond {
+		f.m.fail(f.failureHere(KindBug, fmt.Sprintf(format, args...), 1))
+	}
+}
+
+// Panic is the kernel's panic(msg): the run fails with KindPanic.
+func (f *Ctx) Panic(format string, args ...any) {
+	f.m.fail(f.failureHere(KindPanic, fmt.Sprintf(format, args...), 1))
+}
+
+// Fail ends the run with a failure of the given kind. Workloads use it for
+// the checks they make while running (two owners of one buffer, ...).
+func (f *Ctx) Fail(kind string, format string, args ...any) {
+	f.m.fail(f.failureHere(kind, fmt.Sprintf(format, args...), 1))
+}
+
+// Annotate adds a line to the trace (when tracing) without a scheduling
+// point: what the workload is doing, in its own words.
+func (f *Ctx) Annotate(format string, args ...any) {
+	if f.m.cfg.Trace {
+		file, line := callerLine(2)
+		f.m.record(Event{Kind: EvNote, CPU: f.CPU().id, frame: f, Note: fmt.Sprintf(format, args...), File: file, Line: line})
+	}
+}
+
+func swapped(ok bool) string {
+	if ok {
+		return "swapped"
+	}
+	return "failed"
+}

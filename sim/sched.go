@@ -1,0 +1,407 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MoveKind is what a decision does.
+type MoveKind uint8
+
+const (
+	// MoveStep advances the context on top of a CPU by one operation.
+	MoveStep MoveKind = iota
+	// MoveSwitch makes a task current on a CPU: it preempts the running
+	// task there (only where preemption is allowed) or fills an idle CPU.
+	MoveSwitch
+	// MoveIRQ fires an interrupt source on its CPU (only with irqs on).
+	MoveIRQ
+)
+
+// Move is one possible decision at a scheduling point.
+type Move struct {
+	Kind MoveKind
+	CPU  uint8
+	// Arg is the task number (MoveSwitch) or interrupt source number
+	// (MoveIRQ), in creation order.
+	Arg uint16
+}
+
+// FormatMove writes mv as a schedule file token: "s0" (step CPU0),
+// "w1:rx" (switch CPU1 to task rx), "i0:nic" (fire nic on CPU0).
+func (m *Machine) FormatMove(mv Move) string {
+	switch mv.Kind {
+	case MoveSwitch:
+		return "w" + strconv.Itoa(int(mv.CPU)) + ":" + m.tasks[mv.Arg].name
+	case MoveIRQ:
+		return "i" + strconv.Itoa(int(mv.CPU)) + ":" + m.irqs[mv.Arg].name
+	default:
+		return "s" + strconv.Itoa(int(mv.CPU))
+	}
+}
+
+// ParseMove reads a token written by FormatMove against this machine's
+// tasks and interrupt sources.
+func (m *Machine) ParseMove(tok string) (Move, error) {
+	if len(tok) < 2 {
+		return Move{}, fmt.Errorf("bad decision %q", tok)
+	}
+	num, name, named := strings.Cut(tok[1:], ":")
+	cpu, err := strconv.Atoi(num)
+	if err != nil || cpu < 0 || cpu >= len(m.cpus) {
+		return Move{}, fmt.Errorf("decision %q: no CPU %q on a %d-CPU machine", tok, num, len(m.cpus))
+	}
+	switch tok[0] {
+	case 's':
+		if named {
+			return Move{}, fmt.Errorf("bad decision %q", tok)
+		}
+		return Move{Kind: MoveStep, CPU: uint8(cpu)}, nil
+	case 'w':
+		for _, t := range m.tasks {
+			if t.name == name {
+				return Move{Kind: MoveSwitch, CPU: uint8(cpu), Arg: uint16(t.id)}, nil
+			}
+		}
+		return Move{}, fmt.Errorf("decision %q: no task %q", tok, name)
+	case 'i':
+		for i, s := range m.irqs {
+			if s.name == name && s.cpu.id == cpu {
+				return Move{Kind: MoveIRQ, CPU: uint8(cpu), Arg: uint16(i)}, nil
+			}
+		}
+		return Move{}, fmt.Errorf("decision %q: no interrupt %q on CPU%d", tok, name, cpu)
+	}
+	return Move{}, fmt.Errorf("bad decision %q", tok)
+}
+
+// CPU is one simulated processor and its kernel context state.
+type CPU struct {
+	m        *Machine
+	id       int
+	cur      *Task // the task in task context, nil when idle
+	idle     *Task // created when the idle CPU first has work (irq, softirq)
+	preempt  int   // preempt_disable nesting
+	bh       int   // local_bh_disable nesting
+	serving  bool  // serving a softirq
+	hardirq  int   // in a hardirq handler
+	irqsOff  bool
+	pending  uint32 // raised softirqs
+	irqSrc   []*IRQSource
+	switches int // context switches, for statistics
+}
+
+// host is the task whose coroutine carries this CPU's contexts.
+func (c *CPU) host() *Task {
+	if c.cur != nil {
+		return c.cur
+	}
+	if c.idle == nil {
+		t := &Task{m: c.m, id: -1, name: "idle/" + strconv.Itoa(c.id), pin: c.id, idleOf: c, state: taskRunning, cpu: c}
+		t.frames = []*Ctx{c.m.newFrame(t, CtxTask, t.name, nil)}
+		t.frames[0].op = op{kind: opIdle}
+		c.idle = t
+	}
+	return c.idle
+}
+
+// top is the context that would run next on the CPU, or nil when the CPU
+// is idle and has never needed its idle task.
+func (c *CPU) top() *Ctx {
+	if c.cur != nil {
+		return c.cur.top()
+	}
+	if c.idle != nil {
+		return c.idle.top()
+	}
+	return nil
+}
+
+func (c *CPU) inInterrupt() bool { return c.hardirq > 0 || c.serving || c.bh > 0 }
+
+// preemptible reports whether the task on the CPU may be switched out now:
+// it runs in task context with no preempt or bh disable and irqs on. An
+// idle CPU can always take a task.
+func (c *CPU) preemptible() bool {
+	if c.cur == nil {
+		return c.idle == nil || len(c.idle.frames) == 1
+	}
+	return len(c.cur.frames) == 1 && c.preempt == 0 && c.bh == 0 && !c.serving && c.hardirq == 0 && !c.irqsOff
+}
+
+// enabled lists the possible moves in a fixed order: by CPU, then step,
+// switches by task number, interrupts by source number.
+func (m *Machine) enabled() []Move {
+	mv := m.moves[:0]
+	for _, c := range m.cpus {
+		id := uint8(c.id)
+		if f := c.top(); f != nil && f.runnable() {
+			mv = append(mv, Move{Kind: MoveStep, CPU: id})
+		} else if f == nil && c.pending != 0 {
+			mv = append(mv, Move{Kind: MoveStep, CPU: id})
+		}
+		if c.preemptible() {
+			for _, t := range m.tasks {
+				if (t.state == taskNew || t.state == taskReady) && (t.pin == Any || t.pin == c.id) {
+					mv = append(mv, Move{Kind: MoveSwitch, CPU: id, Arg: uint16(t.id)})
+				}
+			}
+		}
+		if !c.irqsOff && c.hardirq == 0 {
+			for _, s := range c.irqSrc {
+				if s.left > 0 {
+					mv = append(mv, Move{Kind: MoveIRQ, CPU: id, Arg: uint16(s.num)})
+				}
+			}
+		}
+	}
+	m.moves = mv
+	return mv
+}
+
+// decide takes one decision. It reports false when the run is over: no
+// move is possible, the step budget is spent, or the strategy gave up.
+func (m *Machine) decide() (Move, bool) {
+	if m.finished {
+		return Move{}, false
+	}
+	if m.step >= m.cfg.MaxSteps {
+		m.failure = &Failure{Kind: KindStepBudget, Step: m.step, CPU: -1,
+			Message: fmt.Sprintf("no end after %d steps (livelock, or a budget too small for the workload)", m.step)}
+		m.record(Event{Kind: EvFailure, CPU: -1, Note: m.failure.Kind + ": " + m.failure.Message})
+		m.finished = true
+		return Move{}, false
+	}
+	moves := m.enabled()
+	if len(moves) == 0 {
+		return Move{}, false
+	}
+	i, err := m.strategy.Choose(m, moves)
+	if err == nil && (i < 0 || i >= len(moves)) {
+		err = fmt.Errorf("strategy chose move %d of %d", i, len(moves))
+	}
+	if err != nil {
+		m.err = fmt.Errorf("step %d: %w", m.step, err)
+		m.finished = true
+		return Move{}, false
+	}
+	mv := moves[i]
+	m.step++
+	m.decisions = append(m.decisions, mv)
+	return mv, true
+}
+
+// schedule takes decisions until one advances self's top frame, and
+// returns to run it. Moves on other CPUs hand control to their coroutine
+// through the driver. self is nil when the caller cannot continue (the
+// driver, or a task that has exited): schedule then names the next
+// coroutine in m.next and returns.
+func (m *Machine) schedule(self *Task) {
+	for {
+		mv, ok := m.decide()
+		if !ok {
+			m.finished = true
+			m.next = nil
+			if self != nil {
+				panic(errAbort)
+			}
+			return
+		}
+		c := m.cpus[mv.CPU]
+		switch mv.Kind {
+		case MoveSwitch:
+			m.switchTo(c, m.tasks[mv.Arg])
+			continue
+		case MoveIRQ:
+			src := m.irqs[mv.Arg]
+			src.left--
+			host := c.host()
+			if host == self {
+				m.deliverIRQ(self, src)
+				continue
+			}
+			host.wake, host.irq = wakeIRQ, src
+			m.next = host
+		default:
+			host := c.host()
+			if host == self {
+				return
+			}
+			host.wake = wakeStep
+			m.next = host
+		}
+		if self == nil {
+			return
+		}
+		if !self.yield(struct{}{}) || m.hung.Load() {
+			panic(errAbort)
+		}
+		if m.resumed(self) {
+			return
+		}
+	}
+}
+
+// resumed handles why a coroutine was resumed. It reports true when the
+// task's top frame must now run its pending operation.
+func (m *Machine) resumed(t *Task) bool {
+	if t.wake == wakeIRQ {
+		m.deliverIRQ(t, t.irq)
+		return false
+	}
+	return true
+}
+
+// switchTo makes t the running task on c, preempting the current one.
+func (m *Machine) switchTo(c *CPU, t *Task) {
+	prev := c.cur
+	if prev != nil {
+		prev.state = taskReady
+	}
+	from := t.cpu
+	t.state, t.cpu, c.cur = taskRunning, c, t
+	c.switches++
+	if m.cfg.Trace {
+		note := "schedule " + t.name
+		if prev != nil {
+			note = "preempt " + prev.name + ", switch to " + t.name
+		}
+		if from != nil && from != c {
+			note += fmt.Sprintf(" (migrated from CPU%d)", from.id)
+		}
+		m.record(Event{Kind: EvSwitch, CPU: c.id, frame: t.frames[0], Note: note, Decision: true})
+	}
+}
+
+// deliverIRQ runs src's handler nested on top of t's current frame, then
+// irq_exit: pending softirqs run unless the interrupted context is
+// itself in interrupt (serving a softirq or with bh disabled).
+func (m *Machine) deliverIRQ(t *Task, src *IRQSource) {
+	c := src.cpu
+	f := m.newFrame(t, CtxHardirq, src.name, c)
+	src.fired++
+	if m.cfg.Trace {
+		m.record(Event{Kind: EvIRQ, CPU: c.id, frame: f, Note: "hardirq " + src.name + " fires", Decision: true})
+	}
+	c.hardirq++
+	savedIrqsOff := c.irqsOff
+	c.irqsOff = true // handlers run with irqs off
+	t.frames = append(t.frames, f)
+	src.handler(f)
+	t.frames = t.frames[:len(t.frames)-1]
+	c.irqsOff = savedIrqsOff
+	c.hardirq--
+	m.record(Event{Kind: EvIRQExit, CPU: c.id, frame: f, Note: "irq_exit"})
+	if c.pending != 0 && !c.inInterrupt() {
+		m.doSoftirq(t, c)
+	}
+}
+
+// maxSoftirqRestart bounds how often do_softirq re-reads the pending mask,
+// as the kernel's MAX_SOFTIRQ_RESTART does; what is left stays pending for
+// the next irq_exit, local_bh_enable or the idle CPU.
+const maxSoftirqRestart = 10
+
+// doSoftirq runs pending softirq handlers in a softirq frame on top of t.
+// Handlers run with irqs on, so hardirqs may nest above them.
+func (m *Machine) doSoftirq(t *Task, c *CPU) {
+	f := m.newFrame(t, CtxSoftirq, "softirq", c)
+	t.frames = append(t.frames, f)
+	c.serving = true
+	savedIrqsOff := c.irqsOff
+	for range maxSoftirqRestart {
+		pending := c.pending
+		if pending == 0 {
+			break
+		}
+		c.pending = 0
+		c.irqsOff = false
+		for nr := range NrSoftirqs {
+			if pending&(1<<nr) == 0 {
+				continue
+			}
+			a := m.softirqs[nr]
+			if a.handler == nil {
+				continue
+			}
+			f.name = a.name
+			m.record(Event{Kind: EvSoftirq, CPU: c.id, frame: f, Note: "softirq " + a.name + " runs"})
+			a.handler(f)
+		}
+	}
+	c.irqsOff = savedIrqsOff
+	c.serving = false
+	t.frames = t.frames[:len(t.frames)-1]
+}
+
+// checkStuck runs when no move is left: it is the normal end unless some
+// task has not finished.
+func (m *Machine) checkStuck() {
+	var spinning, waiting []string
+	alive := 0
+	for _, t := range m.tasks {
+		if t.state == taskDone {
+			continue
+		}
+		alive++
+		for _, f := range t.frames {
+			if f.spinning {
+				spinning = append(spinning, f.spinReport())
+			}
+		}
+		waiting = append(waiting, t.stuckReport())
+	}
+	for _, c := range m.cpus {
+		if c.idle == nil {
+			continue
+		}
+		for _, f := range c.idle.frames {
+			if f.spinning {
+				alive++
+				spinning = append(spinning, f.spinReport())
+			}
+		}
+	}
+	if alive == 0 {
+		return
+	}
+	f := &Failure{Step: m.step, CPU: -1}
+	if len(spinning) > 0 {
+		f.Kind = KindSoftLockup
+		f.Message = strings.Join(spinning, "; ") + "; no context that can still run can change it [" + strings.Join(waiting, "; ") + "]"
+	} else {
+		f.Kind = KindDeadlock
+		f.Message = "no context can run: " + strings.Join(waiting, "; ")
+	}
+	m.failure = f
+	m.record(Event{Kind: EvFailure, CPU: -1, Note: f.Kind + ": " + f.Message})
+}
+
+func (t *Task) stuckReport() string {
+	switch t.state {
+	case taskSleeping:
+		holder := "nobody"
+		if t.sleep.owner != nil {
+			holder = "task " + t.sleep.owner.name
+		}
+		return fmt.Sprintf("task %s sleeps in mutex_lock(%s) held by %s", t.name, t.sleep.name, holder)
+	case taskRunning:
+		c := t.cpu
+		return fmt.Sprintf("task %s runs on CPU%d (%s, preempt_count=%d, bh=%d, irqs %s)",
+			t.name, c.id, t.top().label(), c.preempt, c.bh, onOff(!c.irqsOff))
+	default:
+		where := "any CPU"
+		if t.pin != Any {
+			where = fmt.Sprintf("CPU%d", t.pin)
+		}
+		return fmt.Sprintf("task %s is %s and waits for %s, which cannot be preempted", t.name, t.state, where)
+	}
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

@@ -1,0 +1,191 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Strategy makes the decisions of one run. Choose returns the index of the
+// move to take among moves (never empty, in the machine's fixed order). A
+// strategy is used for one run only.
+type Strategy interface {
+	Choose(m *Machine, moves []Move) (int, error)
+}
+
+// RunSeed derives the seed of run number run of an exploration seeded with
+// seed, so that any run can be regenerated on its own.
+func RunSeed(seed uint64, run int) uint64 {
+	z := seed + uint64(run)*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// Random is a uniform random walk: every decision picks one of the
+// possible moves with equal probability.
+type Random struct {
+	rng *rand.Rand
+}
+
+// NewRandom returns a random walk seeded with seed.
+func NewRandom(seed uint64) *Random {
+	return &Random{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+}
+
+// Choose implements Strategy.
+func (r *Random) Choose(_ *Machine, moves []Move) (int, error) {
+	return r.rng.IntN(len(moves)), nil
+}
+
+// PCT is probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi,
+// Nagarakatte, ASPLOS 2010): every context gets a random priority, the
+// highest-priority context that can run always runs, and at depth-1 random
+// steps the running context drops below all others. A bug that needs d
+// ordering constraints among n contexts in k steps is found with
+// probability at least 1/(n k^(d-1)) per run.
+//
+// Kernel specifics: a task switch is taken when the task it schedules has
+// the highest priority (so a high-priority ready task preempts wherever
+// preemption is allowed); interrupts fire at steps drawn uniformly in
+// [1, k], one per unit of each source's budget, as soon as their CPU
+// allows them after that step.
+type PCT struct {
+	rng   *rand.Rand
+	depth int
+	k     int
+
+	init    bool
+	prio    []int // by frame id; 0 = not yet assigned
+	changes []int // steps at which the running context is demoted
+	fireAt  [][]int
+	nTasks  int
+}
+
+// NewPCT returns a PCT strategy with the given depth (d >= 1) for runs of
+// about k steps.
+func NewPCT(seed uint64, depth, k int) *PCT {
+	return &PCT{rng: rand.New(rand.NewPCG(seed, 0x9c7)), depth: max(depth, 1), k: max(k, 1)}
+}
+
+func (p *PCT) setup(m *Machine) {
+	p.init = true
+	n := len(m.tasks)
+	p.nTasks = n
+	perm := p.rng.Perm(n)
+	for i, t := range m.tasks {
+		p.setPrio(t.frames[0].id, p.depth+perm[i])
+	}
+	for range p.depth - 1 {
+		p.changes = append(p.changes, 1+p.rng.IntN(p.k))
+	}
+	slices.Sort(p.changes)
+	p.fireAt = make([][]int, len(m.irqs))
+	for i, s := range m.irqs {
+		for range s.left {
+			p.fireAt[i] = append(p.fireAt[i], 1+p.rng.IntN(p.k))
+		}
+		slices.Sort(p.fireAt[i])
+	}
+}
+
+func (p *PCT) setPrio(id, v int) {
+	for len(p.prio) <= id {
+		p.prio = append(p.prio, 0)
+	}
+	p.prio[id] = v
+}
+
+// frameID names the context a move would run. An idle CPU with pending
+// softirqs has none yet (its idle task is made when it first runs).
+func (p *PCT) frameID(m *Machine, mv Move) (int, bool) {
+	if mv.Kind == MoveSwitch {
+		return m.tasks[mv.Arg].frames[0].id, true
+	}
+	if f := m.cpus[mv.CPU].top(); f != nil {
+		return f.id, true
+	}
+	return 0, false
+}
+
+// priority of the context a move would run; contexts first seen get a
+// random priority among the initial ones, and idle CPUs with pending
+// softirqs rank above every task.
+func (p *PCT) priority(m *Machine, mv Move) int {
+	id, ok := p.frameID(m, mv)
+	if !ok {
+		return p.depth + p.nTasks
+	}
+	if id >= len(p.prio) || p.prio[id] == 0 {
+		p.setPrio(id, p.depth+p.rng.IntN(p.nTasks+1))
+	}
+	return p.prio[id]
+}
+
+func (p *PCT) best(m *Machine, moves []Move) int {
+	best, bestPrio := -1, 0
+	for i, mv := range moves {
+		if mv.Kind == MoveIRQ {
+			continue
+		}
+		if pr := p.priority(m, mv); best < 0 || pr > bestPrio {
+			best, bestPrio = i, pr
+		}
+	}
+	return best
+}
+
+// Replay replays a recorded list of decisions, checking at every step that
+// the recorded move is possible.
+type Replay struct {
+	moves []Move
+	pos   int
+}
+
+// NewReplay returns a strategy that takes moves in order.
+func NewReplay(moves []Move) *Replay { return &Replay{moves: moves} }
+
+// Choose implements Strategy.
+func (r *Replay) Choose(m *Machine, moves []Move) (int, error) {
+	if r.pos >= len(r.moves) {
+		return 0, fmt.Errorf("the schedule ends after %d decisions but the run goes on", len(r.moves))
+	}
+	want := r.moves[r.pos]
+	r.pos++
+	if i := slices.Index(moves, want); i >= 0 {
+		return i, nil
+	}
+	possible := make([]string, len(moves))
+	for i, mv := range moves {
+		possible[i] = m.FormatMove(mv)
+	}
+	return 0, fmt.Errorf("the schedule diverges: recorded decision %s is not possible (possible: %s)",
+		m.FormatMove(want), strings.Join(possible, " "))
+}
+
+// Bytes takes its decisions from a byte stream, for fuzzers and property
+// testing libraries that mutate and shrink bytes: a decision among n > 1
+// moves consumes one byte (two when n > 256) and takes that value modulo n.
+// When the bytes run out every decision takes the first move.
+type Bytes struct {
+	data []byte
+}
+
+// NewBytes returns a strategy reading decisions from data.
+func NewBytes(data []byte) *Bytes { return &Bytes{data: data} }
+
+// Choose implements Strategy.
+func (b *Bytes) Choose(_ *Machine, moves []Move) (int, error) {
+	n := len(moves)
+	if n == 1 || len(b.data) == 0 {
+		return 0, nil
+	}
+	v := int(b.data[0])
+	b.data = b.data[1:]
+	if n > 256 && len(b.data) > 0 {
+		v = v<<8 | int(b.data[0])
+		b.data = b.data[1:]
+	}
+	return v % n, nil
+}
