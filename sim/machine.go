@@ -142,6 +142,8 @@ func (m *Machine) newFrame(t *Task, kind CtxKind, name string, cpu *CPU) *Ctx {
 
 // Result is what one run produced.
 type Result struct {
+	// CPUs is the machine's size.
+	CPUs int
 	// Steps is the number of decisions taken.
 	Steps int
 	// Decisions is every decision in order: replaying them rebuilds the run.
@@ -153,6 +155,17 @@ type Result struct {
 	// Err is set when the strategy could not go on (a replayed schedule
 	// that does not fit this machine). The run is then incomplete.
 	Err error
+
+	m *Machine
+}
+
+// Tokens returns the decisions as schedule file tokens (see FormatMove).
+func (r Result) Tokens() []string {
+	t := make([]string, len(r.Decisions))
+	for i, mv := range r.Decisions {
+		t[i] = r.m.FormatMove(mv)
+	}
+	return t
 }
 
 // Run runs the machine to its end under s: until every task has finished
@@ -194,8 +207,17 @@ func (m *Machine) Run(s Strategy) Result {
 	}
 }
 
+// EndFailure records f, found by an end-of-run check after a clean run,
+// as the run's failure, and returns the run's result with it.
+func (m *Machine) EndFailure(f *Failure) Result {
+	f.Step, f.CPU = m.step, -1
+	m.failure = f
+	m.record(Event{Kind: EvFailure, CPU: -1, Note: "end-of-run check: " + f.Kind + ": " + f.Message})
+	return m.result()
+}
+
 func (m *Machine) result() Result {
-	return Result{Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err}
+	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, m: m}
 }
 
 // watchdog reports a run whose simulated code stopped reaching scheduling
@@ -220,7 +242,7 @@ func (m *Machine) watchdog() Result {
 	if f != nil {
 		fail.Context = f.label()
 	}
-	return Result{Steps: steps, Decisions: append([]Move(nil), m.decisions[:steps]...), Failure: fail}
+	return Result{CPUs: len(m.cpus), Steps: steps, Decisions: append([]Move(nil), m.decisions[:steps]...), Failure: fail, m: m}
 }
 
 // drive runs the whole schedule on the run's own goroutine: it takes the

@@ -123,6 +123,45 @@ func (p *PCT) priority(m *Machine, mv Move) int {
 	return p.prio[id]
 }
 
+// Choose implements Strategy.
+func (p *PCT) Choose(m *Machine, moves []Move) (int, error) {
+	if !p.init {
+		p.setup(m)
+	}
+	step := m.step + 1
+	// A due interrupt fires as soon as it can.
+	firstIRQ := -1
+	for i, mv := range moves {
+		if mv.Kind != MoveIRQ {
+			continue
+		}
+		if firstIRQ < 0 {
+			firstIRQ = i
+		}
+		if due := p.fireAt[mv.Arg]; len(due) > 0 && due[0] <= step {
+			p.fireAt[mv.Arg] = due[1:]
+			return i, nil
+		}
+	}
+	best := p.best(m, moves)
+	if best < 0 {
+		// Only interrupts can happen: fire the first, spending a due slot.
+		if due := p.fireAt[moves[firstIRQ].Arg]; len(due) > 0 {
+			p.fireAt[moves[firstIRQ].Arg] = due[1:]
+		}
+		return firstIRQ, nil
+	}
+	for len(p.changes) > 0 && p.changes[0] <= step {
+		// Change point: the context about to run drops below all others.
+		if id, ok := p.frameID(m, moves[best]); ok {
+			p.setPrio(id, p.depth-len(p.changes))
+		}
+		p.changes = p.changes[1:]
+		best = p.best(m, moves)
+	}
+	return best, nil
+}
+
 func (p *PCT) best(m *Machine, moves []Move) int {
 	best, bestPrio := -1, 0
 	for i, mv := range moves {
@@ -139,15 +178,32 @@ func (p *PCT) best(m *Machine, moves []Move) int {
 // Replay replays a recorded list of decisions, checking at every step that
 // the recorded move is possible.
 type Replay struct {
-	moves []Move
-	pos   int
+	tokens []string
+	moves  []Move
+	pos    int
 }
 
 // NewReplay returns a strategy that takes moves in order.
 func NewReplay(moves []Move) *Replay { return &Replay{moves: moves} }
 
+// NewReplayTokens returns a strategy that takes the decisions written by
+// FormatMove in order; they are resolved against the machine's tasks and
+// interrupt sources at the first decision.
+func NewReplayTokens(tokens []string) *Replay { return &Replay{tokens: tokens} }
+
 // Choose implements Strategy.
 func (r *Replay) Choose(m *Machine, moves []Move) (int, error) {
+	if r.tokens != nil {
+		r.moves = make([]Move, len(r.tokens))
+		for i, tok := range r.tokens {
+			mv, err := m.ParseMove(tok)
+			if err != nil {
+				return 0, fmt.Errorf("decision %d: %w", i+1, err)
+			}
+			r.moves[i] = mv
+		}
+		r.tokens = nil
+	}
 	if r.pos >= len(r.moves) {
 		return 0, fmt.Errorf("the schedule ends after %d decisions but the run goes on", len(r.moves))
 	}

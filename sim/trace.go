@@ -117,7 +117,7 @@ func WriteLines(w io.Writer, trace []Event) error {
 // interleavings are drawn on a whiteboard: time runs down, each event sits
 // in its CPU's column, and a context change on a CPU gets its own line.
 func WriteColumns(w io.Writer, trace []Event, cpus int) error {
-	const colW = 44
+	const colW = 50
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-7s", "step")
 	for i := range cpus {

@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// Exit statuses.
+const (
+	exitPass        = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+const usage = `usage:
+  simrun list
+  simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--json]
+  simrun replay FILE [--trace=lines|columns] [--json]`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "list":
+		return list(stdout)
+	case "explore":
+		return exploreCmd(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return exitPass
+	}
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore or replay)\n", args[0])
+	return exitUsage
+}
+
+func list(w io.Writer) int {
+	for _, s := range scenario.All() {
+		expect := "must pass"
+		if s.Fails {
+			expect = "known to fail"
+		}
+		var params []string
+		for _, p := range s.Params {
+			params = append(params, p.Name+"="+p.Default)
+		}
+		fmt.Fprintf(w, "%-18s %-42s %s; %s\n", s.Name, strings.Join(params, " "), s.Summary, expect)
+	}
+	return exitPass
+}
+
+// setFlags collects repeated --set key=value.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func usageError(stderr io.Writer, cmd string, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stderr, usage)
+	} else {
+		fmt.Fprintf(stderr, "simrun %s: %v\n", cmd, err)
+	}
+	return exitUsage
+}
+
+type failureJSON struct {
+	Kind     string `json:"kind"`
+	Message  string `json:"message"`
+	Run      *int   `json:"run,omitempty"`
+	Step     int    `json:"step"`
+	CPU      int    `json:"cpu"`
+	Context  string `json:"context,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Schedule string `json:"schedule,omitempty"`
+}
+
+func toJSON(f *sim.Failure) *failureJSON {
+	if f == nil {
+		return nil
+	}
+	return &failureJSON{Kind: f.Kind, Message: f.Message, Step: f.Step, CPU: f.CPU, Context: f.Context, Source: f.Source}
+}
+
+func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("explore")
+	strategy := fs.String("strategy", explore.Random, "random or pct")
+	seed := fs.Uint64("seed", 1, "seed of the exploration")
+	runs := fs.Int("runs", 100_000, "at most this many runs (0: no limit)")
+	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")
+	depth := fs.Int("depth", 3, "PCT depth")
+	maxSteps := fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run")
+	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-seedN.sched)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	var set setFlags
+	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "explore", err)
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, "explore", errors.New("want exactly one scenario name (simrun list shows them)"))
+	}
+	s, err := scenario.Lookup(pos[0])
+	if err != nil {
+		return usageError(stderr, "explore", err)
+	}
+	v, err := s.Values(set)
+	if err != nil {
+		return usageError(stderr, "explore", err)
+	}
+	if *maxSteps < 1 {
+		return usageError(stderr, "explore", fmt.Errorf("--max-steps=%d: want at least 1", *maxSteps))
+	}
+	cfg := explore.Config{
+		Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Depth: *depth,
+		Runs: *runs, Time: *budget, Options: scenario.Options{MaxSteps: *maxSteps},
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError(stderr, "explore", err)
+	}
+	path := *out
+	if path == "" {
+		path = fmt.Sprintf("%s-seed%d.sched", s.Name, *seed)
+	}
+	prog := newProgress(stderr, *asJSON)
+	cfg.Progress = prog.update
+	res, err := explore.Explore(ctx, cfg)
+	prog.clear()
+	if err != nil {
+		fmt.Fprintf(stderr, "simrun explore: %v\n", err)
+		return exitUsage
+	}
+	code := exitPass
+	var fj *failureJSON
+	if res.Failure != nil {
+		// The schedule is saved before anything else is said.
+		code = exitFailure
+		if err := os.WriteFile(path, res.Schedule.Encode(), 0o644); err != nil {
+			fmt.Fprintf(stderr, "simrun explore: cannot save the failing schedule: %v\n", err)
+			path = ""
+		}
+		fj = toJSON(res.Failure)
+		fj.Run, fj.Schedule = &res.FailRun, path
+	} else if res.Interrupted {
+		code = exitInterrupted
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.Encode(struct {
+			Scenario    string            `json:"scenario"`
+			Params      map[string]string `json:"params"`
+			Strategy    string            `json:"strategy"`
+			Seed        uint64            `json:"seed"`
+			Depth       int               `json:"depth,omitempty"`
+			Runs        int               `json:"runs"`
+			Steps       int64             `json:"steps"`
+			ElapsedMS   int64             `json:"elapsed_ms"`
+			Interrupted bool              `json:"interrupted,omitempty"`
+			Failure     *failureJSON      `json:"failure"`
+		}{s.Name, v, *strategy, *seed, pctDepth(*strategy, *depth), res.Runs, res.Steps, res.Elapsed.Milliseconds(), res.Interrupted, fj})
+		return code
+	}
+	stats := fmt.Sprintf("%d runs, %d steps in %v (%s steps/s)", res.Runs, res.Steps, res.Elapsed.Round(time.Millisecond), rate(res.Steps, res.Elapsed))
+	switch {
+	case res.Failure != nil:
+		fmt.Fprintf(stdout, "FAIL %s (%s, %s seed=%d)\n", s.Name, s.String(v), *strategy, *seed)
+		fmt.Fprintln(stdout, explore.Describe(res.Failure))
+		fmt.Fprintf(stdout, "found in run %d after %s\n", res.FailRun, stats)
+		if path != "" {
+			fmt.Fprintf(stdout, "schedule saved to %s\nreplay it: simrun replay %s --trace=columns\n", path, path)
+		}
+	case res.Interrupted:
+		fmt.Fprintf(stdout, "interrupted: no failure in %s\n", stats)
+	default:
+		fmt.Fprintf(stdout, "PASS %s: no failure in %s\n", s.Name, stats)
+	}
+	return code
+}
+
+func pctDepth(strategy string, depth int) int {
+	if strategy == explore.PCT {
+		return depth
+	}
+	return 0
+}
+
+func rate(steps int64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	r := float64(steps) / d.Seconds()
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.1fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.0fk", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+func replayCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("replay")
+	trace := fs.String("trace", "", "print the interleaving: lines or columns")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "replay", err)
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, "replay", errors.New("want exactly one schedule file"))
+	}
+	if *trace != "" && *trace != "lines" && *trace != "columns" {
+		return usageError(stderr, "replay", fmt.Errorf("--trace=%s: want lines or columns", *trace))
+	}
+	path := pos[0]
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return usageError(stderr, "replay", err)
+	}
+	f, err := schedule.Decode(data)
+	if err != nil {
+		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
+	}
+	rep, err := explore.Replay(f, *trace != "" || !*asJSON)
+	if err != nil {
+		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
+	}
+	code := exitPass
+	if rep.Failure != nil {
+		code = exitFailure
+	}
+	if *asJSON {
+		var rec *failureJSON
+		if f.Failure != nil {
+			rec = &failureJSON{Kind: f.Failure.Kind, Message: f.Failure.Message, Step: f.Failure.Step}
+		}
+		json.NewEncoder(stdout).Encode(struct {
+			Schedule   string       `json:"schedule"`
+			Scenario   string       `json:"scenario"`
+			Steps      int          `json:"steps"`
+			Failure    *failureJSON `json:"failure"`
+			Recorded   *failureJSON `json:"recorded"`
+			Reproduced bool         `json:"reproduced"`
+		}{path, f.Scenario, rep.Steps, toJSON(rep.Failure), rec, rep.Reproduced})
+		return code
+	}
+	switch *trace {
+	case "lines":
+		sim.WriteLines(stdout, rep.Trace)
+		fmt.Fprintln(stdout)
+	case "columns":
+		sim.WriteColumns(stdout, rep.Trace, rep.CPUs)
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "replayed %s: scenario %s (%s), %d steps\n", path, f.Scenario, strings.Join(f.Params, " "), rep.Steps)
+	switch {
+	case rep.Failure == nil:
+		fmt.Fprintln(stdout, "PASS: the run completes without failure")
+		if f.Failure != nil {
+			fmt.Fprintf(stdout, "(the file recorded %s: %s)\n", f.Failure.Kind, f.Failure.Message)
+		}
+	case rep.Reproduced:
+		fmt.Fprintln(stdout, "FAIL (reproduces the recorded failure)")
+		fmt.Fprintln(stdout, explore.Describe(rep.Failure))
+	default:
+		fmt.Fprintln(stdout, "FAIL (differs from what the file recorded)")
+		fmt.Fprintln(stdout, explore.Describe(rep.Failure))
+	}
+	return code
+}

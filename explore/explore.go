@@ -1,0 +1,192 @@
+// Package explore runs a scenario under many schedules until one fails,
+// and replays schedule files. It is what simrun's explore and replay
+// commands do, as a library for tests and other tools.
+package explore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// Strategies that Explore accepts.
+const (
+	Random = "random"
+	PCT    = "pct"
+)
+
+// Config is one exploration.
+type Config struct {
+	Scenario *scenario.Scenario
+	Values   scenario.Values
+	Strategy string // Random or PCT
+	Seed     uint64
+	// Depth is PCT's bug depth (ignored by Random).
+	Depth int
+	// Runs and Time bound the exploration; whichever ends first.
+	// Zero means no bound of that kind (one of them must be set).
+	Runs int
+	Time time.Duration
+	// Options are the machine settings of every run.
+	Options scenario.Options
+	// Progress, when set, is called after every run with the counts so
+	// far; it must be cheap.
+	Progress func(Stats)
+}
+
+// Stats count what an exploration did.
+type Stats struct {
+	Runs    int
+	Steps   int64
+	Elapsed time.Duration
+}
+
+// Outcome is what an exploration found.
+type Outcome struct {
+	Stats
+	// Failure is the first failure found, in run FailRun (0-based); its
+	// schedule is Schedule.
+	Failure  *sim.Failure
+	FailRun  int
+	Schedule *schedule.File
+	// Interrupted is set when ctx was cancelled before the budget ended.
+	Interrupted bool
+}
+
+// initialPCTSteps is PCT's guess of a run's length before the first run
+// has been measured; later runs use the longest run seen so far.
+const initialPCTSteps = 1000
+
+// Validate checks the configuration before anything runs.
+func (c *Config) Validate() error {
+	switch c.Strategy {
+	case Random:
+	case PCT:
+		if c.Depth < 1 {
+			return fmt.Errorf("--depth=%d: PCT needs a depth of at least 1", c.Depth)
+		}
+	default:
+		return fmt.Errorf("unknown strategy %q: want %s or %s", c.Strategy, Random, PCT)
+	}
+	if c.Runs < 0 || c.Time < 0 {
+		return fmt.Errorf("negative budget")
+	}
+	if c.Runs == 0 && c.Time == 0 {
+		return fmt.Errorf("no budget: give --runs or --time")
+	}
+	return nil
+}
+
+// Explore runs schedules until the first failure, the budget's end, or
+// ctx's cancellation. Run number i always uses the same schedule for the
+// same seed, whatever the budget: only where the exploration stops depends
+// on time.
+func Explore(ctx context.Context, c Config) (Outcome, error) {
+	if err := c.Validate(); err != nil {
+		return Outcome{}, err
+	}
+	start := time.Now()
+	var out Outcome
+	k := initialPCTSteps
+	for run := 0; c.Runs == 0 || run < c.Runs; run++ {
+		if ctx.Err() != nil {
+			out.Interrupted = true
+			break
+		}
+		if c.Time > 0 && time.Since(start) >= c.Time {
+			break
+		}
+		r := c.Scenario.Run(c.Values, c.Options, c.strategy(run, k))
+		out.Runs++
+		out.Steps += int64(r.Steps)
+		out.Elapsed = time.Since(start)
+		k = max(k, r.Steps)
+		if r.Err != nil {
+			return out, fmt.Errorf("run %d: %w", run, r.Err)
+		}
+		if c.Progress != nil {
+			c.Progress(out.Stats)
+		}
+		if r.Failure != nil {
+			out.Failure, out.FailRun = r.Failure, run
+			out.Schedule = c.file(r, run)
+			break
+		}
+	}
+	out.Elapsed = time.Since(start)
+	return out, nil
+}
+
+func (c *Config) strategy(run, k int) sim.Strategy {
+	seed := sim.RunSeed(c.Seed, run)
+	if c.Strategy == PCT {
+		return sim.NewPCT(seed, c.Depth, k)
+	}
+	return sim.NewRandom(seed)
+}
+
+func (c *Config) file(r sim.Result, run int) *schedule.File {
+	foundBy := fmt.Sprintf("%s seed=%d run=%d", c.Strategy, c.Seed, run)
+	if c.Strategy == PCT {
+		foundBy += fmt.Sprintf(" depth=%d", c.Depth)
+	}
+	return &schedule.File{
+		Scenario:  c.Scenario.Name,
+		Params:    c.Scenario.Set(c.Values),
+		MaxSteps:  maxSteps(c.Options),
+		FoundBy:   foundBy,
+		Failure:   &schedule.Failure{Kind: r.Failure.Kind, Step: r.Failure.Step, Message: r.Failure.Message},
+		Decisions: r.Tokens(),
+	}
+}
+
+func maxSteps(o scenario.Options) int {
+	if o.MaxSteps == 0 {
+		return sim.DefaultMaxSteps
+	}
+	return o.MaxSteps
+}
+
+// Replayed is the result of replaying a schedule file.
+type Replayed struct {
+	sim.Result
+	// Reproduced is set when the run fails the way the file recorded.
+	Reproduced bool
+}
+
+// Replay rebuilds the run a schedule file describes. An error means the
+// file does not describe a run this build can make (unknown scenario, bad
+// parameters, decisions that do not fit).
+func Replay(f *schedule.File, trace bool) (Replayed, error) {
+	s, err := scenario.Lookup(f.Scenario)
+	if err != nil {
+		return Replayed{}, err
+	}
+	v, err := s.Values(f.Params)
+	if err != nil {
+		return Replayed{}, err
+	}
+	r := s.Run(v, scenario.Options{MaxSteps: f.MaxSteps, Trace: trace}, sim.NewReplayTokens(f.Decisions))
+	if r.Err != nil {
+		return Replayed{Result: r}, fmt.Errorf("schedule does not fit scenario %s: %w", f.Scenario, r.Err)
+	}
+	if r.Steps != len(f.Decisions) {
+		return Replayed{Result: r}, fmt.Errorf("schedule does not fit scenario %s: the run ended after %d of its %d decisions", f.Scenario, r.Steps, len(f.Decisions))
+	}
+	rec := f.Failure
+	ok := rec != nil && r.Failure != nil && rec.Kind == r.Failure.Kind && rec.Message == r.Failure.Message
+	return Replayed{Result: r, Reproduced: ok}, nil
+}
+
+// Describe is the failure in a paragraph for people: kind and message,
+// then where it happened.
+func Describe(f *sim.Failure) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n  at %s", f.Kind, f.Message, f.Where())
+	return b.String()
+}

@@ -1,0 +1,230 @@
+package scenario
+
+import (
+	"fmt"
+
+	"github.com/kernelsim/lfsim/pool/ring2005"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// Failure kinds the buffer ledger names: the ways the 2005 ring crashes a
+// kernel, told apart.
+const (
+	KindDoubleOwner  = "double-owner"   // one data buffer handed to two packets at once
+	KindDoubleFree   = "double-free"    // a buffer freed twice
+	KindLostBuffer   = "lost-buffer"    // neither in the ring, owned, nor freed
+	KindUseAfterFree = "use-after-free" // a kfree'd buffer handed out or kept in the ring
+)
+
+func ring2005Scenario(locked bool) *Scenario {
+	s := &Scenario{
+		Name:    "ring2005",
+		Summary: "the 2005 skb data-buffer recycle ring under heavy receive/free load (crashes)",
+		Fails:   true,
+	}
+	if locked {
+		s.Name = "ring2005-locked"
+		s.Summary = "the same workload on the ring with both paths under spin_lock_irqsave (passes)"
+		s.Fails = false
+	}
+	s.Params = []Param{
+		{Name: "cpus", Doc: "CPUs; each receives in softirq and frees in a task", Default: "2", Min: 1, Max: sim.MaxCPUs},
+		{Name: "ring", Doc: "ring slots (the original: 4096)", Default: "8", Min: 1, Max: ring2005.MaxPoolSize},
+		{Name: "burst", Doc: "packets per NIC interrupt and per NAPI poll", Default: "8", Min: 1, Max: 256},
+		{Name: "packets", Doc: "packets received in all", Default: "64", Min: 1, Max: 100_000},
+	}
+	s.CPUs = func(v Values) int { return v.Int("cpus") }
+	s.Build = func(m *sim.Machine, v Values) Check { return buildRing2005(m, v, locked) }
+	return s
+}
+
+// The workload: every CPU has a NIC whose hardirq announces a burst of
+// packets and raises NET_RX; the NET_RX softirq (NAPI poll) takes a data
+// buffer for each packet from the pool and hands the packet to the next
+// CPU, whose socket-reader task frees the buffer. Receive on one CPU and
+// free on another, concurrently on every CPU, in bursts that fill and
+// drain the ring: the heavy load of the 2005 report.
+type ring2005Load struct {
+	pool   ring2005.Pool
+	ledger *ledger
+	cpus   int
+	burst  int
+	nics   []nic
+	boxes  []mailbox // boxes[c]: packets for CPU c's reader
+	nextID int
+}
+
+// nic is one CPU's receive side: packets announced by its interrupts and
+// not yet polled, and how many it will receive in the run.
+type nic struct {
+	quota, announced, polled int
+}
+
+// mailbox hands packets from one CPU's NAPI poll to the next CPU's reader:
+// single producer, single consumer, published with a release store.
+type mailbox struct {
+	published *sim.Cell
+	pkts      []int
+}
+
+func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
+	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
+	l := &ring2005Load{ledger: newLedger(packets), cpus: cpus, burst: burst, nics: make([]nic, cpus), boxes: make([]mailbox, cpus)}
+	if locked {
+		l.pool = ring2005.NewLocked(m, v.Int("ring"), l.ledger)
+	} else {
+		l.pool = ring2005.New(m, v.Int("ring"), l.ledger)
+	}
+	m.OpenSoftirq(sim.NetRxSoftirq, l.netRxAction)
+	for c := range cpus {
+		l.nics[c].quota = packets / cpus
+		if c < packets%cpus {
+			l.nics[c].quota++
+		}
+		l.boxes[c].published = m.NewCell(fmt.Sprintf("rxq%d.published", c), sim.W32, 0)
+		m.RequestIRQ(c, "nic", (l.nics[c].quota+burst-1)/burst, l.nicIRQ)
+	}
+	for c := range cpus {
+		from := (c + cpus - 1) % cpus
+		m.Go(fmt.Sprintf("reader/%d", c), c, func(ctx *sim.Ctx) { l.reader(ctx, c, l.nics[from].quota) })
+	}
+	return func() *sim.Failure { return l.ledger.check(l.pool.Slots()) }
+}
+
+// nicIRQ is the NIC's hardirq: a burst of packets arrived; schedule NAPI.
+func (l *ring2005Load) nicIRQ(c *sim.Ctx) {
+	n := &l.nics[c.RawSmpProcessorID()]
+	n.announced = min(n.announced+l.burst, n.quota)
+	c.RaiseSoftirq(sim.NetRxSoftirq)
+}
+
+// netRxAction is the NAPI poll: up to one burst of packets, each given a
+// data buffer and handed to the next CPU; more pending → poll again.
+func (l *ring2005Load) netRxAction(c *sim.Ctx) {
+	cpu := c.RawSmpProcessorID()
+	n := &l.nics[cpu]
+	box := &l.boxes[(cpu+1)%l.cpus]
+	for budget := l.burst; budget > 0 && n.polled < n.announced; budget-- {
+		pkt := l.nextID
+		l.nextID++
+		n.polled++
+		data := l.pool.AllocData(c)
+		l.ledger.take(c, pkt, data)
+		box.pkts = append(box.pkts, pkt)
+		c.SmpStoreRelease(box.published, uint64(len(box.pkts)))
+	}
+	if n.polled < n.announced {
+		c.RaiseSoftirq(sim.NetRxSoftirq)
+	}
+}
+
+// reader is the socket reader on CPU cpu: it frees the data buffer of
+// every packet handed to it, until it has seen all of them.
+func (l *ring2005Load) reader(c *sim.Ctx, cpu, expect int) {
+	box := &l.boxes[cpu]
+	for done := 0; done < expect; {
+		published := int(c.SmpLoadAcquire(box.published))
+		if published == done {
+			c.CpuRelax()
+			continue
+		}
+		for ; done < published; done++ {
+			pkt := box.pkts[done]
+			data := l.ledger.release(c, pkt)
+			l.pool.FreeData(c, data)
+		}
+	}
+}
+
+// ledger is the checker's shadow of every data buffer: who owns it, and
+// whether it went back to the real allocator. It sees what the kernel
+// would not (two owners at the moment the second takes the buffer) and
+// names each way the ring can crash.
+type ledger struct {
+	owner  []int  // by buffer: owning packet + 1, 0 for none
+	kfreed []bool // by buffer
+	bufOf  []uint64 // by packet: the buffer it owns
+}
+
+func newLedger(packets int) *ledger {
+	return &ledger{owner: []int{0}, kfreed: []bool{false}, bufOf: make([]uint64, packets)}
+}
+
+// Kmalloc implements ring2005.Allocator: a fresh buffer.
+func (g *ledger) Kmalloc(c *sim.Ctx) uint64 {
+	g.owner = append(g.owner, 0)
+	g.kfreed = append(g.kfreed, false)
+	b := uint64(len(g.owner) - 1)
+	c.Annotate("kmalloc -> #%d", b)
+	return b
+}
+
+// Kfree implements ring2005.Allocator.
+func (g *ledger) Kfree(c *sim.Ctx, b uint64) {
+	if g.kfreed[b] {
+		c.Fail(KindDoubleFree, "buffer #%d is kfree'd a second time", b)
+	}
+	g.kfreed[b] = true
+	c.Annotate("kfree #%d", b)
+}
+
+// take gives buffer b to packet pkt, which writes its data into it.
+func (g *ledger) take(c *sim.Ctx, pkt int, b uint64) {
+	switch {
+	case b == 0:
+		c.Fail(sim.KindNilDeref, "packet %d got a NULL data buffer from the ring (the slot was emptied by someone else between the check and the read); receiving into it dereferences NULL", pkt)
+	case g.kfreed[b]:
+		c.Fail(KindUseAfterFree, "packet %d got buffer #%d, which was already kfree'd", pkt, b)
+	case g.owner[b] != 0:
+		c.Fail(KindDoubleOwner, "packet %d got buffer #%d, which packet %d still owns: two packets share one data buffer", pkt, b, g.owner[b]-1)
+	}
+	g.owner[b] = pkt + 1
+	g.bufOf[pkt] = b
+	c.Annotate("packet %d receives into #%d", pkt, b)
+}
+
+// release ends packet pkt's ownership of its buffer and returns it.
+func (g *ledger) release(c *sim.Ctx, pkt int) uint64 {
+	b := g.bufOf[pkt]
+	if g.owner[b] != pkt+1 {
+		c.Fail(KindDoubleFree, "packet %d frees buffer #%d, which it no longer owns", pkt, b)
+	}
+	g.owner[b] = 0
+	c.Annotate("packet %d done, frees #%d", pkt, b)
+	return b
+}
+
+// check runs at the end of a clean run, when every packet has been freed:
+// each buffer must be either in exactly one ring slot or kfree'd.
+func (g *ledger) check(slots []uint64) *sim.Failure {
+	where := make([][]int, len(g.owner))
+	for i, b := range slots {
+		if b != 0 {
+			where[b] = append(where[b], i)
+		}
+	}
+	var uaf, twice, lost []string
+	for b := 1; b < len(g.owner); b++ {
+		switch {
+		case g.kfreed[b] && len(where[b]) > 0:
+			uaf = append(uaf, fmt.Sprintf("buffer #%d was kfree'd but is still in ring slot %d", b, where[b][0]))
+		case len(where[b]) > 1:
+			twice = append(twice, fmt.Sprintf("buffer #%d is in ring slots %v: the ring will hand it to two packets", b, where[b]))
+		case !g.kfreed[b] && len(where[b]) == 0 && g.owner[b] == 0:
+			lost = append(lost, fmt.Sprintf("buffer #%d is neither in the ring, nor owned, nor freed (leaked)", b))
+		}
+	}
+	for _, found := range []struct {
+		kind string
+		msgs []string
+	}{{KindUseAfterFree, uaf}, {KindDoubleOwner, twice}, {KindLostBuffer, lost}} {
+		if len(found.msgs) > 0 {
+			msg := found.msgs[0]
+			if len(found.msgs) > 1 {
+				msg += fmt.Sprintf(" (and %d more like it)", len(found.msgs)-1)
+			}
+			return &sim.Failure{Kind: found.kind, Message: msg}
+		}
+	}
+	return nil
+}

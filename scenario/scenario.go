@@ -1,0 +1,174 @@
+// Package scenario is the catalogue of named, parameterised workloads that
+// tests, fuzz targets and the simrun command all run. A scenario builds a
+// machine's contents (its subject, tasks and interrupt sources) from
+// parameter values and states its own end-of-run check.
+package scenario
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// Param is one parameter of a scenario: an integer in [Min, Max], or one of
+// Choices when those are given.
+type Param struct {
+	Name     string
+	Doc      string
+	Default  string
+	Min, Max int
+	Choices  []string
+}
+
+func (p Param) check(v string) error {
+	if len(p.Choices) > 0 {
+		if !slices.Contains(p.Choices, v) {
+			return fmt.Errorf("%s=%s: want one of %s", p.Name, v, strings.Join(p.Choices, ", "))
+		}
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%s=%s: want an integer", p.Name, v)
+	}
+	if n < p.Min || n > p.Max {
+		return fmt.Errorf("%s=%d: want %d..%d", p.Name, n, p.Min, p.Max)
+	}
+	return nil
+}
+
+// Values are a scenario's parameter values, every parameter present.
+type Values map[string]string
+
+// Int returns an integer parameter.
+func (v Values) Int(name string) int {
+	n, err := strconv.Atoi(v[name])
+	if err != nil {
+		panic(fmt.Sprintf("scenario: parameter %s=%q is not an integer", name, v[name]))
+	}
+	return n
+}
+
+// String renders the values as "k=v k=v" in the scenario's parameter order.
+func (s *Scenario) String(v Values) string {
+	parts := make([]string, len(s.Params))
+	for i, p := range s.Params {
+		parts[i] = p.Name + "=" + v[p.Name]
+	}
+	return strings.Join(parts, " ")
+}
+
+// Check is an end-of-run check: it looks at the subject's state after a
+// clean run and returns the failure it finds, or nil.
+type Check func() *sim.Failure
+
+// Scenario is one entry of the catalogue.
+type Scenario struct {
+	Name    string
+	Summary string
+	// Fails tells whether the scenario is a known-bad subject that
+	// exploration is expected to break (the 2005 ring), or must pass.
+	Fails  bool
+	Params []Param
+	// CPUs is the machine size the values ask for.
+	CPUs func(Values) int
+	// Build populates m and returns the end-of-run check.
+	Build func(m *sim.Machine, v Values) Check
+	// Validate rejects combinations that single parameters cannot.
+	Validate func(Values) error
+}
+
+// Values returns the defaults overridden by set ("key=value" each),
+// checked against the parameter declarations.
+func (s *Scenario) Values(set []string) (Values, error) {
+	v := Values{}
+	for _, p := range s.Params {
+		v[p.Name] = p.Default
+	}
+	for _, kv := range set {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: want key=value", kv)
+		}
+		i := slices.IndexFunc(s.Params, func(p Param) bool { return p.Name == k })
+		if i < 0 {
+			return nil, fmt.Errorf("scenario %s has no parameter %q (it has: %s)", s.Name, k, s.paramNames())
+		}
+		if err := s.Params[i].check(val); err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+		v[k] = val
+	}
+	if s.Validate != nil {
+		if err := s.Validate(v); err != nil {
+			return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+	}
+	return v, nil
+}
+
+func (s *Scenario) paramNames() string {
+	names := make([]string, len(s.Params))
+	for i, p := range s.Params {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Set renders v as the key=value list Values accepts.
+func (s *Scenario) Set(v Values) []string {
+	set := make([]string, len(s.Params))
+	for i, p := range s.Params {
+		set[i] = p.Name + "=" + v[p.Name]
+	}
+	return set
+}
+
+// catalogue is the fixed list of scenarios, in the order simrun lists them.
+var catalogue = []*Scenario{ring2005Scenario(false), ring2005Scenario(true)}
+
+// All returns the catalogue.
+func All() []*Scenario { return slices.Clone(catalogue) }
+
+// Lookup finds a scenario by name.
+func Lookup(name string) (*Scenario, error) {
+	for _, s := range catalogue {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	names := make([]string, len(catalogue))
+	for i, s := range catalogue {
+		names[i] = s.Name
+	}
+	return nil, fmt.Errorf("unknown scenario %q (simrun list shows them: %s)", name, strings.Join(names, ", "))
+}
+
+// Options are the machine settings of a run that do not come from the
+// scenario's parameters.
+type Options struct {
+	MaxSteps int
+	Trace    bool
+	Watchdog time.Duration
+}
+
+// Run builds the scenario with values v on a fresh machine, runs it under
+// strategy and applies the end-of-run check to a clean run.
+func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result {
+	m, err := sim.New(sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Watchdog: opt.Watchdog})
+	if err != nil {
+		return sim.Result{Err: err}
+	}
+	check := s.Build(m, v)
+	r := m.Run(strategy)
+	if r.Failure == nil && r.Err == nil && check != nil {
+		if f := check(); f != nil {
+			r = m.EndFailure(f)
+		}
+	}
+	return r
+}
