@@ -141,8 +141,8 @@ func (l *ring2005Load) reader(c *sim.Ctx, cpu, expect int) {
 // would not (two owners at the moment the second takes the buffer) and
 // names each way the ring can crash.
 type ledger struct {
-	owner  []int  // by buffer: owning packet + 1, 0 for none
-	kfreed []bool // by buffer
+	owner  []int    // by buffer: owning packet + 1, 0 for none
+	kfreed []bool   // by buffer
 	bufOf  []uint64 // by packet: the buffer it owns
 }
 
