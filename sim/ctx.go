@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"runtime"
+	"slices"
 )
 
 // CtxKind is the kernel execution context a frame runs in.
@@ -283,7 +284,16 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	case opCpuRelax:
 		if !f.wrote && !f.overflow && len(f.reads) > 0 {
 			f.spinning = true
-			f.watch = append(f.watch[:0], f.reads...)
+			// One entry per cell, holding the value read last: that is
+			// the value the spin is waiting to see change.
+			f.watch = f.watch[:0]
+			for _, r := range f.reads {
+				if i := slices.IndexFunc(f.watch, func(w watch) bool { return w.cell == r.cell }); i >= 0 {
+					f.watch[i].v = r.v
+				} else {
+					f.watch = append(f.watch, r)
+				}
+			}
 			if tr {
 				ev.Value = "waits for " + f.watchString() + " to change"
 				f.relaxAt = shortPos(o.file, o.line)
@@ -328,11 +338,7 @@ func (f *Ctx) watchString() string {
 
 // spinReport says what a spinning frame waits for, and who last changed it.
 func (f *Ctx) spinReport() string {
-	s := fmt.Sprintf("CPU%d %s spins in cpu_relax", f.CPU().id, f.label())
-	if f.relaxAt != "" {
-		s += " at " + f.relaxAt
-	}
-	s += " waiting for " + f.watchString() + " to change"
+	s := fmt.Sprintf("CPU%d %s spins in cpu_relax waiting for %s to change", f.CPU().id, f.label(), f.watchString())
 	for _, w := range f.watch {
 		if w.cell.lastWriter != nil {
 			s += fmt.Sprintf(" (%s last written by %s at step %d)", w.cell.Name(), w.cell.lastWriter.label(), w.cell.lastStep)

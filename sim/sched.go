@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -33,8 +34,14 @@ type Move struct {
 func (m *Machine) FormatMove(mv Move) string {
 	switch mv.Kind {
 	case MoveSwitch:
+		if int(mv.Arg) >= len(m.tasks) {
+			return fmt.Sprintf("w%d:?%d", mv.CPU, mv.Arg)
+		}
 		return "w" + strconv.Itoa(int(mv.CPU)) + ":" + m.tasks[mv.Arg].name
 	case MoveIRQ:
+		if int(mv.Arg) >= len(m.irqs) {
+			return fmt.Sprintf("i%d:?%d", mv.CPU, mv.Arg)
+		}
 		return "i" + strconv.Itoa(int(mv.CPU)) + ":" + m.irqs[mv.Arg].name
 	default:
 		return "s" + strconv.Itoa(int(mv.CPU))
@@ -339,6 +346,7 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 // task has not finished.
 func (m *Machine) checkStuck() {
 	var spinning, waiting []string
+	var first *Ctx // the first spinner names the place of a soft lockup
 	alive := 0
 	for _, t := range m.tasks {
 		if t.state == taskDone {
@@ -347,6 +355,7 @@ func (m *Machine) checkStuck() {
 		alive++
 		for _, f := range t.frames {
 			if f.spinning {
+				first = cmp.Or(first, f)
 				spinning = append(spinning, f.spinReport())
 			}
 		}
@@ -359,6 +368,7 @@ func (m *Machine) checkStuck() {
 		for _, f := range c.idle.frames {
 			if f.spinning {
 				alive++
+				first = cmp.Or(first, f)
 				spinning = append(spinning, f.spinReport())
 			}
 		}
@@ -367,7 +377,8 @@ func (m *Machine) checkStuck() {
 		return
 	}
 	f := &Failure{Step: m.step, CPU: -1}
-	if len(spinning) > 0 {
+	if first != nil {
+		f.CPU, f.Context, f.Source = first.CPU().id, first.label(), first.relaxAt
 		f.Kind = KindSoftLockup
 		f.Message = strings.Join(spinning, "; ") + "; no context that can still run can change it [" + strings.Join(waiting, "; ") + "]"
 	} else {
