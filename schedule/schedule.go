@@ -39,9 +39,10 @@ const (
 	Version = 1
 )
 
-// maxDecisions bounds what a file may claim, so a corrupt count cannot
-// make the reader allocate without limit.
-const maxDecisions = 50_000_000
+// MaxDecisions bounds what a file may hold, so that a corrupt count cannot
+// make the reader allocate without limit; it is also the largest step
+// budget simrun accepts.
+const MaxDecisions = 10_000_000
 
 // Failure is the failure a schedule was recorded with.
 type Failure struct {
@@ -210,8 +211,8 @@ func (f *File) header(key, rest string, want *int) error {
 		f.Failure = &Failure{Kind: kind, Step: n, Message: m}
 	case "decisions":
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < 0 || n > maxDecisions {
-			return fmt.Errorf("decisions %q: want a count up to %d", rest, maxDecisions)
+		if err != nil || n < 0 || n > MaxDecisions {
+			return fmt.Errorf("decisions %q: want a count up to %d", rest, MaxDecisions)
 		}
 		*want = n
 	default:
