@@ -113,13 +113,29 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 			c.Progress(out.Stats)
 		}
 		if r.Failure != nil {
-			out.Failure, out.FailRun = r.Failure, run
+			out.Failure, out.FailRun = c.locate(r), run
 			out.Schedule = c.file(r, run)
 			break
 		}
 	}
 	out.Elapsed = time.Since(start)
 	return out, nil
+}
+
+// locate returns the failure of r with its source position. Untraced runs
+// know where simulated code failed (BUG_ON, panics) but not where a
+// spinning context sits; one traced replay of the same decisions does.
+func (c *Config) locate(r sim.Result) *sim.Failure {
+	if r.Failure.Source != "" || r.Failure.Kind == sim.KindWatchdog {
+		return r.Failure
+	}
+	opt := c.Options
+	opt.Trace = true
+	rr := c.Scenario.Run(c.Values, opt, sim.NewReplay(r.Decisions))
+	if rr.Failure.Same(r.Failure) {
+		return rr.Failure
+	}
+	return r.Failure
 }
 
 func (c *Config) strategy(run, k int) sim.Strategy {
