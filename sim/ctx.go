@@ -86,6 +86,7 @@ type opKind uint8
 const (
 	opStart opKind = iota
 	opIdle
+	opKsoftirqd
 	opLoad
 	opReadOnce
 	opLoadAcquire
@@ -114,7 +115,7 @@ const (
 )
 
 var opNames = [...]string{
-	opStart: "start", opIdle: "ksoftirqd", opLoad: "load", opReadOnce: "READ_ONCE",
+	opStart: "start", opIdle: "idle", opKsoftirqd: "run_ksoftirqd", opLoad: "load", opReadOnce: "READ_ONCE",
 	opLoadAcquire: "smp_load_acquire", opStore: "store", opWriteOnce: "WRITE_ONCE",
 	opStoreRelease: "smp_store_release", opCmpxchg: "cmpxchg", opXchg: "xchg",
 	opAddReturn: "atomic_add_return", opMb: "smp_mb", opWmb: "smp_wmb", opRmb: "smp_rmb",
@@ -167,7 +168,7 @@ func callerLine(skip int) (string, int) {
 // runnable reports whether the frame's pending operation may run now.
 func (f *Ctx) runnable() bool {
 	if f.op.kind == opIdle {
-		return f.CPU().pending != 0
+		return false // the idle task only hosts interrupts
 	}
 	if !f.spinning {
 		return true
@@ -194,8 +195,13 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	switch o.kind {
 	case opStart:
 		ev.Kind = EvStart
-	case opIdle:
-		ev.Note = "idle CPU runs pending softirqs"
+	case opKsoftirqd:
+		if c.pending == 0 {
+			ev.Value = "nothing pending: sleeps"
+			m.record(ev)
+			f.t.state, c.cur = taskSleeping, nil
+			return 0
+		}
 		m.record(ev)
 		m.doSoftirq(f.t, c)
 		return 0
@@ -281,6 +287,11 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	case opRaiseSoftirq:
 		c.pending |= 1 << o.a
 		ev.Value = softirqNames[o.a]
+		if !c.inInterrupt() {
+			m.record(ev)
+			m.wakeKsoftirqd(c)
+			return 0
+		}
 	case opCpuRelax:
 		if !f.wrote && !f.overflow && len(f.reads) > 0 {
 			f.spinning = true
@@ -422,7 +433,7 @@ func (f *Ctx) CpuRelax() { f.point(op{kind: opCpuRelax}, 0) }
 // migrate, where the answer can be stale before it is used.
 func (f *Ctx) SmpProcessorID() int {
 	c := f.CPU()
-	if f.kind == CtxTask && f.t.pin == Any && f.t.idleOf == nil && c.preemptible() {
+	if f.kind == CtxTask && f.t.pin == Any && c.preemptible() {
 		f.m.fail(f.failureHere(KindBug, "using smp_processor_id() in preemptible code", 1))
 	}
 	return c.id

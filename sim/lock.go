@@ -87,7 +87,7 @@ func (f *Ctx) MutexUnlock(mu *Mutex) { f.point(op{kind: opMutexUnlock, mu: mu}, 
 
 func (m *Machine) mutexLock(f *Ctx, o *op, ev *Event) {
 	c, mu, t := f.CPU(), o.mu, f.t
-	if f.kind != CtxTask || t.idleOf != nil || c.preempt > 0 || c.bh > 0 || c.irqsOff {
+	if f.kind != CtxTask || c.preempt > 0 || c.bh > 0 || c.irqsOff {
 		m.fail(f.failure(KindBug, fmt.Sprintf("sleeping function called from invalid context: mutex_lock(%s) in %s with preempt_count=%d bh=%d irqs %s",
 			mu.name, f.kind, c.preempt, c.bh, onOff(!c.irqsOff)), o))
 	}

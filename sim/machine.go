@@ -95,9 +95,6 @@ func (m *Machine) Tracing() bool { return m.cfg.Trace }
 // Failure returns the failure that ended the run, or nil.
 func (m *Machine) Failure() *Failure { return m.failure }
 
-// Tasks returns the user tasks in creation order.
-func (m *Machine) Tasks() []*Task { return m.tasks }
-
 // Any pins nothing: a task created with it may run on, and migrate to, any CPU
 // when it is preempted.
 const Any = -1
@@ -176,6 +173,7 @@ func (m *Machine) Run(s Strategy) Result {
 	}
 	m.started = true
 	m.strategy = s
+	m.addKsoftirqd()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -296,6 +294,7 @@ type Task struct {
 	fn     func(*Ctx)
 	pin    int
 	idleOf *CPU // set for a CPU's idle task
+	kernel bool // a kernel thread (ksoftirqd): the run may end while it sleeps
 	state  taskState
 	cpu    *CPU   // the CPU it runs on, or last ran on
 	frames []*Ctx // frames[0] is the task frame; interrupt frames nest above
@@ -362,12 +361,12 @@ func (t *Task) body(yield func(struct{}) bool) {
 		m.schedule(t)
 	}
 	f := t.frames[0]
-	m.exec(f) // start, or the idle CPU's first softirq run
 	if t.idleOf != nil {
 		for {
 			f.point(op{kind: opIdle}, 0)
 		}
 	}
+	m.exec(f) // start
 	t.fn(f)
 	m.exitTask(t)
 	m.schedule(nil)

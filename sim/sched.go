@@ -85,18 +85,19 @@ func (m *Machine) ParseMove(tok string) (Move, error) {
 
 // CPU is one simulated processor and its kernel context state.
 type CPU struct {
-	m        *Machine
-	id       int
-	cur      *Task // the task in task context, nil when idle
-	idle     *Task // created when the idle CPU first has work (irq, softirq)
-	preempt  int   // preempt_disable nesting
-	bh       int   // local_bh_disable nesting
-	serving  bool  // serving a softirq
-	hardirq  int   // in a hardirq handler
-	irqsOff  bool
-	pending  uint32 // raised softirqs
-	irqSrc   []*IRQSource
-	switches int // context switches, for statistics
+	m         *Machine
+	id        int
+	cur       *Task // the task in task context, nil when idle
+	idle      *Task // created when an interrupt first comes to the idle CPU
+	ksoftirqd *Task
+	preempt   int  // preempt_disable nesting
+	bh        int  // local_bh_disable nesting
+	serving   bool // serving a softirq
+	hardirq   int  // in a hardirq handler
+	irqsOff   bool
+	pending   uint32 // raised softirqs
+	irqSrc    []*IRQSource
+	switches  int // context switches, for statistics
 }
 
 // host is the task whose coroutine carries this CPU's contexts.
@@ -144,8 +145,6 @@ func (m *Machine) enabled() []Move {
 	for _, c := range m.cpus {
 		id := uint8(c.id)
 		if f := c.top(); f != nil && f.runnable() {
-			mv = append(mv, Move{Kind: MoveStep, CPU: id})
-		} else if f == nil && c.pending != 0 {
 			mv = append(mv, Move{Kind: MoveStep, CPU: id})
 		}
 		if c.preemptible() {
@@ -340,6 +339,50 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 	c.irqsOff = savedIrqsOff
 	c.serving = false
 	t.frames = t.frames[:len(t.frames)-1]
+	if c.pending != 0 {
+		// Still pending after the restarts: hand them to ksoftirqd.
+		m.wakeKsoftirqd(c)
+	}
+}
+
+// addKsoftirqd makes the per-CPU softirq threads when any softirq is in
+// use. They sleep until softirqs are left pending (raised from task
+// context, or more than do_softirq's restarts could serve) and then
+// compete for their CPU like any task, preempting where that is allowed.
+func (m *Machine) addKsoftirqd() {
+	used := false
+	for _, a := range m.softirqs {
+		used = used || a.handler != nil
+	}
+	if !used {
+		return
+	}
+	for _, c := range m.cpus {
+		name := "ksoftirqd/" + strconv.Itoa(c.id)
+		for _, t := range m.tasks {
+			if t.name == name {
+				panic("sim: task name " + name + " is taken by the kernel")
+			}
+		}
+		t := &Task{m: m, id: len(m.tasks), name: name, pin: c.id, kernel: true, state: taskSleeping}
+		t.frames = []*Ctx{m.newFrame(t, CtxTask, name, nil)}
+		t.frames[0].op = op{kind: opKsoftirqd}
+		t.fn = func(f *Ctx) {
+			for {
+				f.point(op{kind: opKsoftirqd}, 0)
+			}
+		}
+		c.ksoftirqd = t
+		m.tasks = append(m.tasks, t)
+	}
+}
+
+// wakeKsoftirqd is wakeup_softirqd().
+func (m *Machine) wakeKsoftirqd(c *CPU) {
+	if t := c.ksoftirqd; t != nil && t.state == taskSleeping {
+		t.state = taskReady
+		m.record(Event{Kind: EvNote, CPU: c.id, frame: t.frames[0], Note: "wakeup_softirqd"})
+	}
 }
 
 // checkStuck runs when no move is left: it is the normal end unless some
@@ -349,7 +392,7 @@ func (m *Machine) checkStuck() {
 	var first *Ctx // the first spinner names the place of a soft lockup
 	alive := 0
 	for _, t := range m.tasks {
-		if t.state == taskDone {
+		if t.state == taskDone || (t.kernel && t.state == taskSleeping) {
 			continue
 		}
 		alive++
@@ -392,6 +435,9 @@ func (m *Machine) checkStuck() {
 func (t *Task) stuckReport() string {
 	switch t.state {
 	case taskSleeping:
+		if t.sleep == nil {
+			return "task " + t.name + " sleeps"
+		}
 		holder := "nobody"
 		if t.sleep.owner != nil {
 			holder = "task " + t.sleep.owner.name
