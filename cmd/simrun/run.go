@@ -147,8 +147,8 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return usageError(stderr, "explore", err)
 	}
-	if *maxSteps < 1 {
-		return usageError(stderr, "explore", fmt.Errorf("--max-steps=%d: want at least 1", *maxSteps))
+	if *maxSteps < 1 || *maxSteps > schedule.MaxDecisions {
+		return usageError(stderr, "explore", fmt.Errorf("--max-steps=%d: want 1..%d", *maxSteps, schedule.MaxDecisions))
 	}
 	cfg := explore.Config{
 		Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Depth: *depth,

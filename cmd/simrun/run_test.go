@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func simrun(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return simrunCtx(t, context.Background(), args...)
+}
+
+func simrunCtx(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	code := run(ctx, args, &out, &errw)
+	return code, out.String(), errw.String()
+}
+
+func TestList(t *testing.T) {
+	code, out, _ := simrun(t, "list")
+	assert.Equal(t, exitPass, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2)
+	assert.True(t, strings.HasPrefix(lines[0], "ring2005 "))
+	assert.Contains(t, lines[0], "cpus=2 ring=8 burst=8 packets=64")
+	assert.Contains(t, lines[1], "ring2005-locked")
+}
+
+func TestExploreFindsSavesAndReplays(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.sched")
+	code, out, errOut := simrun(t, "explore", "ring2005", "-o", path)
+	assert.Equal(t, exitFailure, code)
+	assert.Empty(t, errOut)
+	assert.Regexp(t, `^FAIL ring2005 \(cpus=2 ring=8 burst=8 packets=64, random seed=1\)\n`, out)
+	assert.Contains(t, out, "panic: Tail pointer must be null\n  at step ")
+	assert.Contains(t, out, "schedule saved to "+path)
+	require.FileExists(t, path)
+
+	code, out1, _ := simrun(t, "replay", path, "--trace=columns")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, out1, "| CPU0")
+	assert.Contains(t, out1, "FAIL (reproduces the recorded failure)")
+	_, out2, _ := simrun(t, "replay", "--trace=columns", path)
+	assert.Equal(t, out1, out2, "two replays print the same bytes")
+
+	code, lines, _ := simrun(t, "replay", path, "--trace=lines")
+	assert.Equal(t, exitFailure, code)
+	assert.Regexp(t, `#1 +CPU\d`, lines)
+	assert.Contains(t, lines, "ring2005/ring.go:")
+}
+
+func TestExploreJSON(t *testing.T) {
+	dir := t.TempDir()
+	code, out, _ := simrun(t, "explore", "ring2005", "--json", "--seed=3", "-o", filepath.Join(dir, "s.sched"))
+	assert.Equal(t, exitFailure, code)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	for _, key := range []string{"scenario", "strategy", "seed", "runs", "steps", "elapsed_ms", "failure"} {
+		assert.Contains(t, got, key)
+	}
+	f := got["failure"].(map[string]any)
+	for _, key := range []string{"kind", "message", "run", "step", "schedule"} {
+		assert.Contains(t, f, key)
+	}
+	assert.Equal(t, filepath.Join(dir, "s.sched"), f["schedule"])
+
+	code, out, _ = simrun(t, "explore", "ring2005-locked", "--json", "--runs=50", "--strategy=pct", "--depth=2")
+	assert.Equal(t, exitPass, code)
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Nil(t, got["failure"])
+	assert.EqualValues(t, 50, got["runs"])
+	assert.EqualValues(t, 2, got["depth"])
+
+	code, out, _ = simrun(t, "replay", filepath.Join(dir, "s.sched"), "--json")
+	assert.Equal(t, exitFailure, code)
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, true, got["reproduced"])
+}
+
+func TestExplorePasses(t *testing.T) {
+	code, out, _ := simrun(t, "explore", "ring2005-locked", "--runs=100", "--set", "cpus=3")
+	assert.Equal(t, exitPass, code)
+	assert.Regexp(t, `^PASS ring2005-locked: no failure in 100 runs, \d+ steps`, out)
+}
+
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, out, _ := simrunCtx(t, ctx, "explore", "ring2005-locked")
+	assert.Equal(t, exitInterrupted, code)
+	assert.Contains(t, out, "interrupted: no failure in 0 runs")
+}
+
+// Bad input gets one line on stderr and exit status 2, never a stack trace.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "-o", good)
+	require.Equal(t, exitFailure, code)
+	data, err := os.ReadFile(good)
+	require.NoError(t, err)
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		return p
+	}
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"no command":       {nil, "usage:"},
+		"unknown command":  {[]string{"fuzz"}, `simrun: unknown command "fuzz"`},
+		"unknown scenario": {[]string{"explore", "ring2006"}, `unknown scenario "ring2006"`},
+		"no scenario":      {[]string{"explore"}, "want exactly one scenario name"},
+		"bad param":        {[]string{"explore", "ring2005", "--set", "ring=0"}, "ring=0: want 1..4096"},
+		"bad strategy":     {[]string{"explore", "ring2005", "--strategy=dfs"}, `unknown strategy "dfs"`},
+		"bad depth":        {[]string{"explore", "ring2005", "--strategy=pct", "--depth=0"}, "PCT needs a depth of at least 1"},
+		"bad flag value":   {[]string{"explore", "ring2005", "--runs=many"}, `invalid value "many" for flag -runs`},
+		"no budget":        {[]string{"explore", "ring2005", "--runs=0", "--time=0"}, "no budget"},
+		"bad max steps":    {[]string{"explore", "ring2005", "--max-steps=99999999"}, "--max-steps=99999999: want 1..10000000"},
+		"missing file":     {[]string{"replay", filepath.Join(dir, "nope.sched")}, "no such file"},
+		"foreign file":     {[]string{"replay", write("f.sched", []byte("hello\n"))}, "not a simrun schedule file"},
+		"truncated file":   {[]string{"replay", write("t.sched", data[:len(data)/2])}, "truncated schedule file"},
+		"corrupt file":     {[]string{"replay", write("c.sched", bytes.Replace(data, []byte("s0"), []byte("s1"), 1))}, "corrupt schedule file"},
+		"bad trace":        {[]string{"replay", good, "--trace=dots"}, "--trace=dots: want lines or columns"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, _, errOut := simrun(t, tc.args...)
+			assert.Equal(t, exitUsage, code)
+			assert.Contains(t, errOut, tc.want)
+			if name != "no command" {
+				assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+			}
+			assert.NotContains(t, errOut, "goroutine")
+		})
+	}
+}
+
+// A file whose decisions do not fit its scenario is refused, not replayed
+// into something else.
+func TestReplayOfMismatchedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "-o", path, "--set", "cpus=3")
+	require.Equal(t, exitFailure, code)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// Re-sign a copy that claims two CPUs: its decisions name CPU2.
+	edited := resign(t, bytes.Replace(data, []byte("param cpus=3"), []byte("param cpus=2"), 1))
+	other := filepath.Join(dir, "o.sched")
+	require.NoError(t, os.WriteFile(other, edited, 0o644))
+	code, _, errOut := simrun(t, "replay", other)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "schedule does not fit scenario ring2005")
+}
+
+// resign recomputes the checksum of an edited schedule file.
+func resign(t *testing.T, data []byte) []byte {
+	t.Helper()
+	i := bytes.LastIndex(data, []byte("crc32 "))
+	require.Positive(t, i)
+	body := data[:i]
+	return fmt.Appendf(bytes.Clone(body), "crc32 %08x\n", crc32.ChecksumIEEE(body))
+}
