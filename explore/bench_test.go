@@ -1,0 +1,54 @@
+package explore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// BenchmarkRing2005 reports scheduling points and whole schedules per
+// second on the 2005 ring's workload (each run until its crash or end) and
+// on the locked ring (each run to its clean end).
+func BenchmarkRing2005(b *testing.B) {
+	for _, name := range []string{"ring2005", "ring2005-locked"} {
+		for _, strategy := range []string{Random, PCT} {
+			b.Run(name+"/"+strategy, func(b *testing.B) {
+				s, err := scenario.Lookup(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				v, _ := s.Values(nil)
+				var steps int64
+				runs := 0
+				for i := 0; b.Loop(); i++ {
+					var st sim.Strategy = sim.NewRandom(uint64(i))
+					if strategy == PCT {
+						st = sim.NewPCT(uint64(i), 3, 2000)
+					}
+					r := s.Run(v, scenario.Options{}, st)
+					steps += int64(r.Steps)
+					runs++
+				}
+				sec := b.Elapsed().Seconds()
+				b.ReportMetric(float64(steps)/sec, "points/s")
+				b.ReportMetric(float64(runs)/sec, "schedules/s")
+				b.ReportMetric(float64(steps)/float64(runs), "points/schedule")
+			})
+		}
+	}
+}
+
+// BenchmarkExploreUntilCrash is simrun explore ring2005 with default
+// settings: the time to find the first crash from seed 1.
+func BenchmarkExploreUntilCrash(b *testing.B) {
+	s, _ := scenario.Lookup("ring2005")
+	v, _ := s.Values(nil)
+	for b.Loop() {
+		out, err := Explore(context.Background(), Config{Scenario: s, Values: v, Strategy: Random, Seed: 1, Runs: 100_000})
+		if err != nil || out.Failure == nil {
+			b.Fatal(err, out.Failure)
+		}
+	}
+}
