@@ -117,7 +117,13 @@ func WriteLines(w io.Writer, trace []Event) error {
 // interleavings are drawn on a whiteboard: time runs down, each event sits
 // in its CPU's column, and a context change on a CPU gets its own line.
 func WriteColumns(w io.Writer, trace []Event, cpus int) error {
-	const colW = 50
+	colW := 20
+	for _, e := range trace {
+		if e.CPU >= 0 {
+			colW = max(colW, len(columnText(e)), len(e.Ctx)+2)
+		}
+	}
+	colW = min(colW, 64)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-7s", "step")
 	for i := range cpus {
@@ -162,7 +168,6 @@ func WriteColumns(w io.Writer, trace []Event, cpus int) error {
 				return err
 			}
 		}
-		text := e.Text()
 		if e.Kind == EvFailure {
 			if err := row(step, e.CPU, "FAIL"); err != nil {
 				return err
@@ -172,14 +177,19 @@ func WriteColumns(w io.Writer, trace []Event, cpus int) error {
 			}
 			continue
 		}
-		if src := e.Source(); src != "" && e.Kind == EvOp {
-			text += "  @" + src[strings.LastIndexByte(src, '/')+1:]
-		}
-		if err := row(step, e.CPU, text); err != nil {
+		if err := row(step, e.CPU, columnText(e)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// columnText is an event as a column shows it, with its source position.
+func columnText(e Event) string {
+	if src := e.Source(); src != "" && e.Kind == EvOp {
+		return e.Text() + "  @" + src
+	}
+	return e.Text()
 }
 
 func clip(s string, n int) string {

@@ -27,7 +27,7 @@ const (
 
 const usage = `usage:
   simrun list
-  simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--json]
+  simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun replay FILE [--trace=lines|columns] [--json]`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -130,6 +130,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	maxSteps := fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run")
 	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-seedN.sched)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	trace := fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns")
 	var set setFlags
 	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
 	pos, err := parseInterleaved(fs, args)
@@ -145,6 +146,9 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	v, err := s.Values(set)
 	if err != nil {
+		return usageError(stderr, "explore", err)
+	}
+	if err := checkTrace(*trace); err != nil {
 		return usageError(stderr, "explore", err)
 	}
 	if *maxSteps < 1 || *maxSteps > schedule.MaxDecisions {
@@ -199,15 +203,22 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}{s.Name, v, *strategy, *seed, pctDepth(*strategy, *depth), res.Runs, res.Steps, res.Elapsed.Milliseconds(), res.Interrupted, fj})
 		return code
 	}
-	stats := fmt.Sprintf("%d runs, %d steps in %v (%s steps/s)", res.Runs, res.Steps, res.Elapsed.Round(time.Millisecond), rate(res.Steps, res.Elapsed))
+	stats := fmt.Sprintf("%d runs, %d steps in %v (%s steps/s)", res.Runs, res.Steps, roundDuration(res.Elapsed), rate(res.Steps, res.Elapsed))
 	switch {
 	case res.Failure != nil:
 		fmt.Fprintf(stdout, "FAIL %s (%s, %s seed=%d)\n", s.Name, s.String(v), *strategy, *seed)
 		fmt.Fprintln(stdout, explore.Describe(res.Failure))
 		fmt.Fprintf(stdout, "found in run %d after %s\n", res.FailRun, stats)
-		if path != "" {
-			fmt.Fprintf(stdout, "schedule saved to %s\nreplay it: simrun replay %s --trace=columns\n", path, path)
+		if path == "" {
+			break
 		}
+		fmt.Fprintf(stdout, "schedule saved to %s\n", path)
+		if *trace == "" {
+			fmt.Fprintf(stdout, "replay it: simrun replay %s --trace=columns\n", path)
+			break
+		}
+		fmt.Fprintf(stdout, "\nreplaying %s:\n\n", path)
+		return replayCmd([]string{path, "--trace=" + *trace}, stdout, stderr)
 	case res.Interrupted:
 		fmt.Fprintf(stdout, "interrupted: no failure in %s\n", stats)
 	default:
@@ -221,6 +232,16 @@ func pctDepth(strategy string, depth int) int {
 		return depth
 	}
 	return 0
+}
+
+// roundDuration keeps about three significant figures: 138µs, 2.31s.
+func roundDuration(d time.Duration) time.Duration {
+	for unit := time.Nanosecond; unit < time.Second; unit *= 10 {
+		if d < unit*1000 {
+			return d.Round(unit)
+		}
+	}
+	return d.Round(10 * time.Millisecond)
 }
 
 func rate(steps int64, d time.Duration) string {
@@ -248,8 +269,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 {
 		return usageError(stderr, "replay", errors.New("want exactly one schedule file"))
 	}
-	if *trace != "" && *trace != "lines" && *trace != "columns" {
-		return usageError(stderr, "replay", fmt.Errorf("--trace=%s: want lines or columns", *trace))
+	if err := checkTrace(*trace); err != nil {
+		return usageError(stderr, "replay", err)
 	}
 	path := pos[0]
 	data, err := os.ReadFile(path)
@@ -306,4 +327,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, explore.Describe(rep.Failure))
 	}
 	return code
+}
+
+func checkTrace(mode string) error {
+	if mode != "" && mode != "lines" && mode != "columns" {
+		return fmt.Errorf("--trace=%s: want lines or columns", mode)
+	}
+	return nil
 }

@@ -63,6 +63,15 @@ func TestExploreFindsSavesAndReplays(t *testing.T) {
 	assert.Contains(t, lines, "ring2005/ring.go:")
 }
 
+// One call finds the crash, saves it, and replays the saved file.
+func TestExploreWithTrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.sched")
+	code, out, _ := simrun(t, "explore", "ring2005", "-o", path, "--trace=columns")
+	assert.Equal(t, exitFailure, code)
+	_, replayed, _ := simrun(t, "replay", path, "--trace=columns")
+	assert.True(t, strings.HasSuffix(out, "\nreplaying "+path+":\n\n"+replayed), out)
+}
+
 func TestExploreJSON(t *testing.T) {
 	dir := t.TempDir()
 	code, out, _ := simrun(t, "explore", "ring2005", "--json", "--seed=3", "-o", filepath.Join(dir, "s.sched"))
