@@ -13,7 +13,7 @@ func (m *Machine) NewSpinlock(name string) *Spinlock {
 	return &Spinlock{word: m.NewCell(name, W32, 0)}
 }
 
-// Holder returns the context that took the lock last, nil when unlocked.
+// locked reads the lock word outside the schedule, for unlock's check.
 func (l *Spinlock) locked() bool { return l.word.v != 0 }
 
 func (f *Ctx) spinAcquire(l *Spinlock) {

@@ -97,26 +97,19 @@ func (p *PCT) setPrio(id, v int) {
 	p.prio[id] = v
 }
 
-// frameID names the context a move would run. An idle CPU with pending
-// softirqs has none yet (its idle task is made when it first runs).
-func (p *PCT) frameID(m *Machine, mv Move) (int, bool) {
+// frameID names the context a move would run: the task a switch
+// schedules, or the context on top of the CPU a step advances.
+func (p *PCT) frameID(m *Machine, mv Move) int {
 	if mv.Kind == MoveSwitch {
-		return m.tasks[mv.Arg].frames[0].id, true
+		return m.tasks[mv.Arg].frames[0].id
 	}
-	if f := m.cpus[mv.CPU].top(); f != nil {
-		return f.id, true
-	}
-	return 0, false
+	return m.cpus[mv.CPU].top().id
 }
 
-// priority of the context a move would run; contexts first seen get a
-// random priority among the initial ones, and idle CPUs with pending
-// softirqs rank above every task.
+// priority of the context a move would run; contexts first seen (interrupt
+// handlers) get a random priority among the initial ones.
 func (p *PCT) priority(m *Machine, mv Move) int {
-	id, ok := p.frameID(m, mv)
-	if !ok {
-		return p.depth + p.nTasks
-	}
+	id := p.frameID(m, mv)
 	if id >= len(p.prio) || p.prio[id] == 0 {
 		p.setPrio(id, p.depth+p.rng.IntN(p.nTasks+1))
 	}
@@ -153,9 +146,7 @@ func (p *PCT) Choose(m *Machine, moves []Move) (int, error) {
 	}
 	for len(p.changes) > 0 && p.changes[0] <= step {
 		// Change point: the context about to run drops below all others.
-		if id, ok := p.frameID(m, moves[best]); ok {
-			p.setPrio(id, p.depth-len(p.changes))
-		}
+		p.setPrio(p.frameID(m, moves[best]), p.depth-len(p.changes))
 		p.changes = p.changes[1:]
 		best = p.best(m, moves)
 	}
