@@ -231,3 +231,44 @@ func TestSoftirqHandlerSleepingIsABug(t *testing.T) {
 	assert.True(t, strings.HasPrefix(f.Message, "sleeping function called from invalid context: mutex_lock(mu) in softirq"), f.Message)
 	assert.Equal(t, "softirq NET_RX over idle/0", f.Context)
 }
+
+// A higher-priority task that preempts a lower-priority one and spins on
+// what the latter holds is a soft lockup; at equal priority the spinner is
+// preempted in turn and the run completes.
+func TestSoftLockupByPriority(t *testing.T) {
+	setup := func(prio int) func(m *Machine) {
+		return func(m *Machine) {
+			busy := m.NewCell("busy", W32, 0)
+			m.Go("low", 0, func(c *Ctx) {
+				c.WriteOnce(busy, 1)
+				c.WriteOnce(busy, 0)
+			})
+			high := m.Go("high", 0, func(c *Ctx) {
+				for c.ReadOnce(busy) != 0 {
+					c.CpuRelax()
+				}
+			})
+			high.SetPriority(prio)
+		}
+	}
+	f, _ := findFailure(t, Config{CPUs: 1}, 500, setup(1))
+	assert.Equal(t, KindSoftLockup, f.Kind)
+	assert.Contains(t, f.Message, "task low is ready and waits for CPU0, which runs higher-priority task high")
+	for seed := range uint64(300) {
+		r := build(t, Config{CPUs: 1}, setup(0)).Run(NewRandom(seed))
+		require.Nil(t, r.Failure, "seed %d", seed)
+	}
+}
+
+func TestNarrowCellsWrap(t *testing.T) {
+	var got []uint64
+	m := build(t, Config{CPUs: 1}, func(m *Machine) {
+		x := m.NewCellBits("x", 4, 14)
+		m.Go("t", 0, func(c *Ctx) {
+			got = append(got, c.AtomicAddReturn(x, 1), c.AtomicAddReturn(x, 1))
+			got = append(got, c.Cmpxchg(x, 16, 5), c.ReadOnce(x)) // 16 is 0 in four bits
+		})
+	})
+	require.Nil(t, m.Run(NewRandom(1)).Failure)
+	assert.Equal(t, []uint64{15, 0, 0, 5}, got)
+}

@@ -298,6 +298,7 @@ type Task struct {
 	state  taskState
 	cpu    *CPU   // the CPU it runs on, or last ran on
 	frames []*Ctx // frames[0] is the task frame; interrupt frames nest above
+	prio   int    // scheduling priority: higher preempts lower, never the reverse
 
 	next  func() (struct{}, bool)
 	halt  func()
@@ -330,6 +331,17 @@ const (
 
 // Name returns the task's name.
 func (t *Task) Name() string { return t.name }
+
+// SetPriority gives the task a scheduling priority (0 by default), like a
+// real-time priority: a task can preempt only a task of equal or lower
+// priority, so a higher-priority task that spins keeps a lower-priority
+// one it preempted off its CPU.
+func (t *Task) SetPriority(p int) {
+	if t.m.started {
+		panic("sim: SetPriority after Run")
+	}
+	t.prio = p
+}
 
 // Done reports whether the task's function has returned.
 func (t *Task) Done() bool { return t.state == taskDone }

@@ -50,6 +50,21 @@ func (m *Machine) NewCell(name string, w Width, v uint64) *Cell {
 	return &c
 }
 
+// NewCellBits makes a word of the given width in bits (1..64): stores
+// keep only the low bits, as an n-bit counter in hardware would. Used to
+// run an algorithm with narrow counters, to show what wrap-around does.
+func (m *Machine) NewCellBits(name string, bits int, v uint64) *Cell {
+	if bits < 1 || bits > 64 {
+		panic(fmt.Sprintf("sim: %d-bit cell %s", bits, name))
+	}
+	c := newCell(name, -1, W64, v)
+	if bits < 64 {
+		c.mask = 1<<bits - 1
+		c.v &= c.mask
+	}
+	return &c
+}
+
 // NewArray makes n shared words named name[0] .. name[n-1], all holding v.
 func (m *Machine) NewArray(name string, n int, w Width, v uint64) []Cell {
 	a := make([]Cell, n)

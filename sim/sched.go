@@ -149,7 +149,7 @@ func (m *Machine) enabled() []Move {
 		}
 		if c.preemptible() {
 			for _, t := range m.tasks {
-				if (t.state == taskNew || t.state == taskReady) && (t.pin == Any || t.pin == c.id) {
+				if (t.state == taskNew || t.state == taskReady) && (t.pin == Any || t.pin == c.id) && (c.cur == nil || t.prio >= c.cur.prio) {
 					mv = append(mv, Move{Kind: MoveSwitch, CPU: id, Arg: uint16(t.id)})
 				}
 			}
@@ -448,11 +448,13 @@ func (t *Task) stuckReport() string {
 		return fmt.Sprintf("task %s runs on CPU%d (%s, preempt_count=%d, bh=%d, irqs %s)",
 			t.name, c.id, t.top().label(), c.preempt, c.bh, onOff(!c.irqsOff))
 	default:
-		where := "any CPU"
 		if t.pin != Any {
-			where = fmt.Sprintf("CPU%d", t.pin)
+			if cur := t.m.cpus[t.pin].cur; cur != nil && cur.prio > t.prio {
+				return fmt.Sprintf("task %s is %s and waits for CPU%d, which runs higher-priority task %s", t.name, t.state, t.pin, cur.name)
+			}
+			return fmt.Sprintf("task %s is %s and waits for CPU%d, which cannot be preempted", t.name, t.state, t.pin)
 		}
-		return fmt.Sprintf("task %s is %s and waits for %s, which cannot be preempted", t.name, t.state, where)
+		return fmt.Sprintf("task %s is %s and waits for a CPU that can be preempted", t.name, t.state)
 	}
 }
 
