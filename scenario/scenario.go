@@ -129,7 +129,7 @@ func (s *Scenario) Set(v Values) []string {
 }
 
 // catalogue is the fixed list of scenarios, in the order simrun lists them.
-var catalogue = []*Scenario{ring2005Scenario(false), ring2005Scenario(true)}
+var catalogue = append([]*Scenario{ring2005Scenario(false), ring2005Scenario(true)}, alfScenarios()...)
 
 // All returns the catalogue.
 func All() []*Scenario { return slices.Clone(catalogue) }

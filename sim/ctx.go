@@ -39,11 +39,21 @@ type Ctx struct {
 	spinning bool
 	watch    []watch
 	relaxAt  string // where the spinning cpu_relax is, when traced
+
+	recent  [8]seen // the last reads, newest at recentN-1 (mod 8)
+	recentN int
 }
 
 type watch struct {
 	cell *Cell
 	v    uint64
+}
+
+// seen is a read remembered for ABA reports.
+type seen struct {
+	cell    *Cell
+	changes int // the cell's change count when it was read
+	step    int
 }
 
 // maxSpinReads bounds what a frame remembers between two cpu_relax calls;
@@ -219,6 +229,9 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	case opCmpxchg:
 		ret = o.cell.v
 		ok := ret == o.a&o.cell.mask
+		if tr && ok {
+			ev.Note = f.abaNote(o.cell, o.cell.changes)
+		}
 		if ok {
 			m.write(f, o.cell, o.b)
 		} else {
@@ -323,6 +336,8 @@ func (m *Machine) exec(f *Ctx) uint64 {
 }
 
 func (f *Ctx) noteRead(c *Cell, v uint64) {
+	f.recent[f.recentN%len(f.recent)] = seen{c, c.changes, f.m.step}
+	f.recentN++
 	if len(f.reads) == maxSpinReads {
 		f.overflow = true
 		return
@@ -330,7 +345,25 @@ func (f *Ctx) noteRead(c *Cell, v uint64) {
 	f.reads = append(f.reads, watch{c, v})
 }
 
+// abaNote names an ABA: a successful cmpxchg on a cell whose value others
+// changed since this context last read it, and which holds the old value
+// again. It runs before the cmpxchg's own store is counted.
+func (f *Ctx) abaNote(c *Cell, before int) string {
+	for i := f.recentN - 1; i >= max(0, f.recentN-len(f.recent)); i-- {
+		if r := f.recent[i%len(f.recent)]; r.cell == c {
+			if n := before - r.changes; n > 0 {
+				return fmt.Sprintf("ABA: %s changed %d times since this context read it at step %d", c.Name(), n, r.step)
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
 func (m *Machine) write(f *Ctx, c *Cell, v uint64) {
+	if v&c.mask != c.v {
+		c.changes++
+	}
 	c.v = v & c.mask
 	c.lastWriter, c.lastStep = f, m.step
 	f.wrote = true

@@ -33,6 +33,9 @@ type Failure struct {
 	Context string
 	// Source is the file:line of the simulated code, when known.
 	Source string
+	// Attach, when set, writes supplementary material about the failure
+	// (a checker's visualisation) to path.
+	Attach func(path string) error
 
 	frame *Ctx
 }

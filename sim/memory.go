@@ -32,6 +32,10 @@ type Cell struct {
 	// value a spinning context is waiting on.
 	lastWriter *Ctx
 	lastStep   int
+	// changes counts stores that changed the value, so that a cmpxchg
+	// can tell a value that never changed from one that changed and came
+	// back (ABA).
+	changes int
 }
 
 func newCell(name string, index int, w Width, v uint64) Cell {

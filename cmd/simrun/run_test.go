@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/kernelsim/lfsim/scenario"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,10 +36,15 @@ func TestList(t *testing.T) {
 	code, out, _ := simrun(t, "list")
 	assert.Equal(t, exitPass, code)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 2)
-	assert.True(t, strings.HasPrefix(lines[0], "ring2005 "))
+	all := scenario.All()
+	require.Len(t, lines, len(all), "one line per scenario")
+	for i, s := range all {
+		assert.True(t, strings.HasPrefix(lines[i], s.Name+" "), lines[i])
+		for _, p := range s.Params {
+			assert.Contains(t, lines[i], p.Name+"="+p.Default)
+		}
+	}
 	assert.Contains(t, lines[0], "cpus=2 ring=8 burst=8 packets=64")
-	assert.Contains(t, lines[1], "ring2005-locked")
 }
 
 func TestExploreFindsSavesAndReplays(t *testing.T) {
