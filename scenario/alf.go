@@ -193,6 +193,7 @@ func alfParams(cpus, size, bulk, ops, width, debug string) []Param {
 		{Name: "copy", Doc: "slot copy loops", Default: "unrolled", Choices: []string{"unrolled", "simple"}},
 		{Name: "debug", Doc: "SP/SC debug assertions", Default: debug, Choices: []string{"on", "off"}},
 		{Name: "wseed", Doc: "seed of the operation mix", Default: "1", Min: 0, Max: 1 << 30},
+		{Name: "spec", Doc: "specification histories are checked against (see package model)", Default: "alf", Choices: []string{"alf", "strict"}},
 	}
 }
 
@@ -227,6 +228,9 @@ func alfScenario(name, summary string, fails bool, params []Param, cpus func(Val
 		Validate: validateAlf,
 		Build: func(m *sim.Machine, v Values) Check {
 			w := &AlfLoad{Size: v.Int("size"), Opt: alfOptions(v), Ops: DefaultAlfOps, Spec: model.ALF}
+			if v["spec"] == "strict" {
+				w.Spec = model.Strict
+			}
 			layout(v, rand.New(rand.NewPCG(uint64(v.Int("wseed")), 0xa1f)), w)
 			check, err := w.Build(m)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -103,14 +104,15 @@ func usageError(stderr io.Writer, cmd string, err error) int {
 }
 
 type failureJSON struct {
-	Kind     string `json:"kind"`
-	Message  string `json:"message"`
-	Run      *int   `json:"run,omitempty"`
-	Step     int    `json:"step"`
-	CPU      int    `json:"cpu"`
-	Context  string `json:"context,omitempty"`
-	Source   string `json:"source,omitempty"`
-	Schedule string `json:"schedule,omitempty"`
+	Kind          string `json:"kind"`
+	Message       string `json:"message"`
+	Run           *int   `json:"run,omitempty"`
+	Step          int    `json:"step"`
+	CPU           int    `json:"cpu"`
+	Context       string `json:"context,omitempty"`
+	Source        string `json:"source,omitempty"`
+	Schedule      string `json:"schedule,omitempty"`
+	Visualisation string `json:"visualisation,omitempty"`
 }
 
 func toJSON(f *sim.Failure) *failureJSON {
@@ -184,6 +186,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		fj = toJSON(res.Failure)
 		fj.Run, fj.Schedule = &res.FailRun, path
+		fj.Visualisation = attach(res.Failure, path, stderr)
 	} else if res.Interrupted {
 		code = exitInterrupted
 	}
@@ -213,6 +216,9 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			break
 		}
 		fmt.Fprintf(stdout, "schedule saved to %s\n", path)
+		if fj.Visualisation != "" {
+			fmt.Fprintf(stdout, "visualisation: %s\n", fj.Visualisation)
+		}
 		if *trace == "" {
 			fmt.Fprintf(stdout, "replay it: simrun replay %s --trace=columns\n", path)
 			break
@@ -286,8 +292,10 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
 	}
 	code := exitPass
+	vis := ""
 	if rep.Failure != nil {
 		code = exitFailure
+		vis = attach(rep.Failure, path, stderr)
 	}
 	if *asJSON {
 		var rec *failureJSON
@@ -301,7 +309,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			Failure    *failureJSON `json:"failure"`
 			Recorded   *failureJSON `json:"recorded"`
 			Reproduced bool         `json:"reproduced"`
-		}{path, f.Scenario, rep.Steps, toJSON(rep.Failure), rec, rep.Reproduced})
+		}{path, f.Scenario, rep.Steps, withVis(toJSON(rep.Failure), vis), rec, rep.Reproduced})
 		return code
 	}
 	switch *trace {
@@ -326,6 +334,9 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "FAIL (differs from what the file recorded)")
 		fmt.Fprintln(stdout, explore.Describe(rep.Failure))
 	}
+	if vis != "" {
+		fmt.Fprintf(stdout, "visualisation: %s\n", vis)
+	}
 	return code
 }
 
@@ -334,4 +345,25 @@ func checkTrace(mode string) error {
 		return fmt.Errorf("--trace=%s: want lines or columns", mode)
 	}
 	return nil
+}
+
+// attach writes a failure's supplementary material (a linearizability
+// visualisation) next to the schedule file, and returns its path.
+func attach(f *sim.Failure, schedPath string, stderr io.Writer) string {
+	if f.Attach == nil || schedPath == "" {
+		return ""
+	}
+	path := strings.TrimSuffix(schedPath, filepath.Ext(schedPath)) + ".html"
+	if err := f.Attach(path); err != nil {
+		fmt.Fprintf(stderr, "simrun: cannot write the visualisation: %v\n", err)
+		return ""
+	}
+	return path
+}
+
+func withVis(f *failureJSON, vis string) *failureJSON {
+	if f != nil {
+		f.Visualisation = vis
+	}
+	return f
 }
