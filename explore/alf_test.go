@@ -1,0 +1,102 @@
+package explore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kernelsim/lfsim/linearizability"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// The queue used as the original requires passes PCT exploration, with
+// conservation checked on every run and linearizability on every run (all
+// of these histories are under linearizability.MaxOps).
+func TestAlfCorrectUsePasses(t *testing.T) {
+	runs := 20_000
+	if testing.Short() {
+		runs = 1000
+	}
+	for _, name := range []string{"alf-mpmc", "alf-spsc"} {
+		c := config(t, name)
+		c.Strategy, c.Runs = PCT, runs
+		out, err := Explore(context.Background(), c)
+		require.NoError(t, err)
+		assert.Nil(t, out.Failure, "%s: %v", name, out.Failure)
+		assert.Equal(t, runs, out.Runs)
+	}
+	// Histories stay small enough to be checked in full.
+	for _, name := range []string{"alf-mpmc", "alf-spsc"} {
+		c := config(t, name)
+		ops := 2*c.Values.Int("cpus")*c.Values.Int("ops") + 1 // every task's calls and the final drain
+		assert.Less(t, ops, linearizability.MaxOps, name)
+	}
+}
+
+// Each misuse of the queue is found by explore with default settings well
+// within 10 seconds, named, and replays to the same failure with a trace
+// that shows the cause.
+func TestAlfMisusesAreFound(t *testing.T) {
+	for _, tc := range []struct {
+		name, kind string
+		set        []string
+		msg        string // in the failure message
+		trace      string // in the replayed trace
+	}{
+		{"alf-spsc-misuse", sim.KindBug, nil, "alf_sp_enqueue: producer.head moved", "producer/1"},
+		{"alf-spsc-misuse", linearizability.LostValue, []string{"debug=off"}, "was lost", "producer/1"},
+		{"alf-preempt", sim.KindSoftLockup, nil, "task worker is ready and waits for CPU0, which runs higher-priority task rt-worker", "preempt worker, switch to rt-worker"},
+		{"alf-irq", sim.KindSoftLockup, nil, "hardirq dev over worker spins in cpu_relax waiting for q.producer.tail", "hardirq dev fires"},
+		{"alf-aba", linearizability.LostValue, nil, "was lost", "ABA: q.producer.head changed"},
+	} {
+		t.Run(strings.Join(append([]string{tc.name}, tc.set...), " "), func(t *testing.T) {
+			c := config(t, tc.name, tc.set...)
+			c.Time = 10 * time.Second
+			out, err := Explore(context.Background(), c)
+			require.NoError(t, err)
+			require.NotNil(t, out.Failure, "nothing found in %d runs", out.Runs)
+			assert.Equal(t, tc.kind, out.Failure.Kind)
+			assert.Contains(t, out.Failure.Message, tc.msg)
+			t.Logf("%s found in run %d after %v", tc.kind, out.FailRun, out.Elapsed)
+
+			rep, err := Replay(out.Schedule, true)
+			require.NoError(t, err)
+			assert.True(t, rep.Reproduced)
+			var b strings.Builder
+			require.NoError(t, sim.WriteLines(&b, rep.Trace))
+			assert.Contains(t, b.String(), tc.trace)
+		})
+	}
+}
+
+// The workload that laps 3-bit counters passes with the original's 32.
+func TestAlfABAWorkloadPassesWithWideCounters(t *testing.T) {
+	c := config(t, "alf-aba", "width=32")
+	c.Runs = 3000
+	if testing.Short() {
+		c.Runs = 300
+	}
+	out, err := Explore(context.Background(), c)
+	require.NoError(t, err)
+	assert.Nil(t, out.Failure)
+}
+
+// Under the strict specification the correct queue fails: its histories
+// are linearizable only under the ALF specification (see package model).
+func TestAlfMPMCIsNotStrictlyLinearizable(t *testing.T) {
+	c := config(t, "alf-mpmc", "spec=strict")
+	c.Runs = 5000
+	out, err := Explore(context.Background(), c)
+	require.NoError(t, err)
+	require.NotNil(t, out.Failure)
+	assert.Equal(t, scenario.KindNotLinearizable, out.Failure.Kind)
+	rep, err := Replay(out.Schedule, false)
+	require.NoError(t, err)
+	require.True(t, rep.Reproduced)
+	require.NotNil(t, rep.Failure.Attach, "the failure carries its visualisation")
+}
