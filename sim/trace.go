@@ -123,7 +123,7 @@ func WriteColumns(w io.Writer, trace []Event, cpus int) error {
 			colW = max(colW, len(columnText(e)), len(e.Ctx)+2)
 		}
 	}
-	colW = min(colW, 64)
+	colW = min(colW, 72)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-7s", "step")
 	for i := range cpus {

@@ -193,3 +193,30 @@ func resign(t *testing.T, data []byte) []byte {
 	body := data[:i]
 	return fmt.Appendf(bytes.Clone(body), "crc32 %08x\n", crc32.ChecksumIEEE(body))
 }
+
+// A linearizability violation comes with porcupine's visualisation,
+// written next to the schedule file by explore and again by replay.
+func TestVisualisationOfAViolation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "strict.sched")
+	code, out, _ := simrun(t, "explore", "alf-mpmc", "--set", "spec=strict", "-o", path)
+	require.Equal(t, exitFailure, code, out)
+	html := filepath.Join(dir, "strict.html")
+	assert.Contains(t, out, "not-linearizable: the history of ")
+	assert.Contains(t, out, "visualisation: "+html)
+	require.FileExists(t, html)
+	require.NoError(t, os.Remove(html))
+
+	code, out, _ = simrun(t, "replay", path, "--json")
+	assert.Equal(t, exitFailure, code)
+	var got struct {
+		Failure struct {
+			Visualisation string `json:"visualisation"`
+		} `json:"failure"`
+		Reproduced bool `json:"reproduced"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.True(t, got.Reproduced)
+	assert.Equal(t, html, got.Failure.Visualisation)
+	assert.FileExists(t, html)
+}
