@@ -42,6 +42,8 @@ type Ctx struct {
 
 	recent  [8]seen // the last reads, newest at recentN-1 (mod 8)
 	recentN int
+
+	failAlloc bool // the strategy injects a failure into the pending allocation
 }
 
 type watch struct {
@@ -122,6 +124,8 @@ const (
 	opMutexLock
 	opMutexWake
 	opMutexUnlock
+	opSlabAlloc
+	opSlabFree
 )
 
 var opNames = [...]string{
@@ -135,6 +139,7 @@ var opNames = [...]string{
 	opIrqDisable: "local_irq_disable", opIrqEnable: "local_irq_enable",
 	opRaiseSoftirq: "raise_softirq", opCpuRelax: "cpu_relax",
 	opMutexLock: "mutex_lock", opMutexWake: "mutex_lock", opMutexUnlock: "mutex_unlock",
+	opSlabAlloc: "kmem_cache_alloc", opSlabFree: "kmem_cache_free",
 }
 
 type op struct {
@@ -142,6 +147,7 @@ type op struct {
 	cell *Cell
 	a, b uint64
 	mu   *Mutex
+	kc   *KmemCache
 	file string // source position, when traced
 	line int
 }
@@ -200,6 +206,9 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	ev := Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
 	if o.cell != nil {
 		ev.Var = o.cell.Name()
+		if o.cell.obj != nil {
+			m.checkAccess(f, o)
+		}
 	}
 	tr := m.cfg.Trace
 	switch o.kind {
@@ -330,7 +339,18 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		ev.Value = "acquired " + o.mu.name + " after sleeping"
 	case opMutexUnlock:
 		m.mutexUnlock(f, o, &ev)
+	case opSlabAlloc:
+		if o.b == 1 {
+			ev.Op = "kmalloc"
+		}
+		ret = m.slabAlloc(f, o, &ev)
+	case opSlabFree:
+		if o.kc == nil {
+			ev.Op = "kfree"
+		}
+		m.slabFree(f, o, &ev)
 	}
+	m.costs.count(o.kind)
 	m.record(ev)
 	return ret
 }

@@ -26,6 +26,9 @@ type Config struct {
 	// It is measured in wall time but decides nothing inside the run.
 	// 0 means DefaultWatchdog; negative disables it.
 	Watchdog time.Duration
+	// AllocFailures is how many allocations the strategy may make fail in
+	// one run (each a decision, token "f" and the CPU).
+	AllocFailures int
 }
 
 // Defaults for Config fields left zero.
@@ -56,6 +59,11 @@ type Machine struct {
 	trace     []Event
 	started   bool
 
+	objects       []*Object    // every object the allocator made, by handle - 1
+	kmalloc       []*KmemCache // kmalloc's generic caches, made on demand
+	allocFailures int          // injections left
+	costs         Costs
+
 	// Read by the watchdog from another goroutine.
 	progress  atomic.Int64
 	lastFrame atomic.Pointer[Ctx]
@@ -76,7 +84,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Watchdog == 0 {
 		cfg.Watchdog = DefaultWatchdog
 	}
-	m := &Machine{cfg: cfg}
+	m := &Machine{cfg: cfg, allocFailures: cfg.AllocFailures}
 	for i := range cfg.CPUs {
 		m.cpus = append(m.cpus, &CPU{m: m, id: i})
 	}
@@ -152,6 +160,8 @@ type Result struct {
 	// Err is set when the strategy could not go on (a replayed schedule
 	// that does not fit this machine). The run is then incomplete.
 	Err error
+	// Costs count the operations that cost on real hardware.
+	Costs Costs
 
 	m *Machine
 }
@@ -215,7 +225,7 @@ func (m *Machine) EndFailure(f *Failure) Result {
 }
 
 func (m *Machine) result() Result {
-	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, m: m}
+	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, Costs: m.costs, m: m}
 }
 
 // watchdog reports a run whose simulated code stopped reaching scheduling

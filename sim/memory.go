@@ -36,6 +36,9 @@ type Cell struct {
 	// can tell a value that never changed from one that changed and came
 	// back (ABA).
 	changes int
+	// obj is the allocated object the cell belongs to, if any: accesses
+	// after the object is freed are use-after-free.
+	obj *Object
 }
 
 func newCell(name string, index int, w Width, v uint64) Cell {

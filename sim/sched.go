@@ -18,6 +18,9 @@ const (
 	MoveSwitch
 	// MoveIRQ fires an interrupt source on its CPU (only with irqs on).
 	MoveIRQ
+	// MoveFailAlloc advances a CPU whose next operation is an allocation,
+	// making the allocation fail (only while Config.AllocFailures lasts).
+	MoveFailAlloc
 )
 
 // Move is one possible decision at a scheduling point.
@@ -43,6 +46,8 @@ func (m *Machine) FormatMove(mv Move) string {
 			return fmt.Sprintf("i%d:?%d", mv.CPU, mv.Arg)
 		}
 		return "i" + strconv.Itoa(int(mv.CPU)) + ":" + m.irqs[mv.Arg].name
+	case MoveFailAlloc:
+		return "f" + strconv.Itoa(int(mv.CPU))
 	default:
 		return "s" + strconv.Itoa(int(mv.CPU))
 	}
@@ -60,9 +65,12 @@ func (m *Machine) ParseMove(tok string) (Move, error) {
 		return Move{}, fmt.Errorf("decision %q: no CPU %q on a %d-CPU machine", tok, num, len(m.cpus))
 	}
 	switch tok[0] {
-	case 's':
+	case 's', 'f':
 		if named {
 			return Move{}, fmt.Errorf("bad decision %q", tok)
+		}
+		if tok[0] == 'f' {
+			return Move{Kind: MoveFailAlloc, CPU: uint8(cpu)}, nil
 		}
 		return Move{Kind: MoveStep, CPU: uint8(cpu)}, nil
 	case 'w':
@@ -146,6 +154,9 @@ func (m *Machine) enabled() []Move {
 		id := uint8(c.id)
 		if f := c.top(); f != nil && f.runnable() {
 			mv = append(mv, Move{Kind: MoveStep, CPU: id})
+			if f.op.kind == opSlabAlloc && m.allocFailures > 0 {
+				mv = append(mv, Move{Kind: MoveFailAlloc, CPU: id})
+			}
 		}
 		if c.preemptible() {
 			for _, t := range m.tasks {
@@ -231,6 +242,9 @@ func (m *Machine) schedule(self *Task) {
 			m.next = host
 		default:
 			host := c.host()
+			if mv.Kind == MoveFailAlloc {
+				host.top().failAlloc = true
+			}
 			if host == self {
 				return
 			}

@@ -156,8 +156,8 @@ func (p *PCT) Choose(m *Machine, moves []Move) (int, error) {
 func (p *PCT) best(m *Machine, moves []Move) int {
 	best, bestPrio := -1, 0
 	for i, mv := range moves {
-		if mv.Kind == MoveIRQ {
-			continue
+		if mv.Kind == MoveIRQ || mv.Kind == MoveFailAlloc {
+			continue // interrupts come at their due steps; PCT injects no allocation failures
 		}
 		if pr := p.priority(m, mv); best < 0 || pr > bestPrio {
 			best, bestPrio = i, pr
