@@ -80,6 +80,12 @@ type Scenario struct {
 	Build func(m *sim.Machine, v Values) Check
 	// Validate rejects combinations that single parameters cannot.
 	Validate func(Values) error
+	// AllocFailures, when set, is how many allocations the strategy may
+	// make fail in a run.
+	AllocFailures func(Values) int
+	// Units, when set, is how many units of work (alloc+free pairs) a run
+	// does: costs are reported per unit.
+	Units func(Values) int
 }
 
 // Values returns the defaults overridden by set ("key=value" each),
@@ -129,7 +135,8 @@ func (s *Scenario) Set(v Values) []string {
 }
 
 // catalogue is the fixed list of scenarios, in the order simrun lists them.
-var catalogue = append([]*Scenario{ring2005Scenario(false), ring2005Scenario(true)}, alfScenarios()...)
+var catalogue = append(append([]*Scenario{ring2005Scenario(false), ring2005Scenario(true)}, alfScenarios()...),
+	skbScenario(), qmempoolHardirqScenario())
 
 // All returns the catalogue.
 func All() []*Scenario { return slices.Clone(catalogue) }
@@ -159,7 +166,11 @@ type Options struct {
 // Run builds the scenario with values v on a fresh machine, runs it under
 // strategy and applies the end-of-run check to a clean run.
 func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result {
-	m, err := sim.New(sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Watchdog: opt.Watchdog})
+	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Watchdog: opt.Watchdog}
+	if s.AllocFailures != nil {
+		cfg.AllocFailures = s.AllocFailures(v)
+	}
+	m, err := sim.New(cfg)
 	if err != nil {
 		return sim.Result{Err: err}
 	}

@@ -59,6 +59,7 @@ type Machine struct {
 	trace     []Event
 	started   bool
 
+	init          *Task        // runs alone, before any other task or interrupt
 	objects       []*Object    // every object the allocator made, by handle - 1
 	kmalloc       []*KmemCache // kmalloc's generic caches, made on demand
 	allocFailures int          // injections left
@@ -341,6 +342,17 @@ const (
 
 // Name returns the task's name.
 func (t *Task) Name() string { return t.name }
+
+// Init adds a task that runs alone on CPU0 before anything else: no other
+// task is scheduled and no interrupt fires until it returns, as a module's
+// init runs before its device is opened. A machine has at most one.
+func (m *Machine) Init(name string, fn func(*Ctx)) *Task {
+	if m.init != nil {
+		panic("sim: a second Init")
+	}
+	m.init = m.Go(name, 0, fn)
+	return m.init
+}
 
 // SetPriority gives the task a scheduling priority (0 by default), like a
 // real-time priority: a task can preempt only a task of equal or lower

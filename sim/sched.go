@@ -150,7 +150,17 @@ func (c *CPU) preemptible() bool {
 // switches by task number, interrupts by source number.
 func (m *Machine) enabled() []Move {
 	mv := m.moves[:0]
+	initRunning := m.init != nil && m.init.state != taskDone
 	for _, c := range m.cpus {
+		if initRunning {
+			// Only the init task moves: scheduled on CPU0, then stepped.
+			if c.id == 0 && c.cur == m.init && c.top().runnable() {
+				mv = append(mv, Move{Kind: MoveStep, CPU: 0})
+			} else if c.id == 0 && c.cur == nil {
+				mv = append(mv, Move{Kind: MoveSwitch, CPU: 0, Arg: uint16(m.init.id)})
+			}
+			continue
+		}
 		id := uint8(c.id)
 		if f := c.top(); f != nil && f.runnable() {
 			mv = append(mv, Move{Kind: MoveStep, CPU: id})
@@ -160,7 +170,9 @@ func (m *Machine) enabled() []Move {
 		}
 		if c.preemptible() {
 			for _, t := range m.tasks {
-				if (t.state == taskNew || t.state == taskReady) && (t.pin == Any || t.pin == c.id) && (c.cur == nil || t.prio >= c.cur.prio) {
+				// A task spinning on memory nobody changed since is not
+				// worth switching to: it would only spin.
+				if (t.state == taskNew || t.state == taskReady) && (t.pin == Any || t.pin == c.id) && (c.cur == nil || t.prio >= c.cur.prio) && t.top().runnable() {
 					mv = append(mv, Move{Kind: MoveSwitch, CPU: id, Arg: uint16(t.id)})
 				}
 			}

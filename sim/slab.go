@@ -109,16 +109,21 @@ func (m *Machine) Object(h uint64) *Object {
 	return m.objects[h-1]
 }
 
-// Leaks lists the objects still allocated, as "#id (cache) allocated by
-// ... at step N".
-func (m *Machine) Leaks() []string {
-	var out []string
+// Live returns the objects still allocated, by handle.
+func (m *Machine) Live() []*Object {
+	var out []*Object
 	for _, o := range m.objects {
 		if o.live {
-			out = append(out, fmt.Sprintf("#%d (%s) allocated by %s at step %d", o.id, o.cache.name, o.by, o.step))
+			out = append(out, o)
 		}
 	}
 	return out
+}
+
+// String describes the object for leak reports: "#3 (cache) allocated by
+// task t at step 12".
+func (o *Object) String() string {
+	return fmt.Sprintf("#%d (%s) allocated by %s at step %d", o.id, o.cache.name, o.by, o.step)
 }
 
 // KmemCacheAlloc is kmem_cache_alloc(cache, gfp). It returns a handle, or
