@@ -44,6 +44,29 @@ type Stats struct {
 	Runs    int
 	Steps   int64
 	Elapsed time.Duration
+	// Costs add up every run's costs; Units is the number of units of
+	// work (alloc+free pairs) those runs did, 0 when the scenario does not
+	// count them.
+	Costs sim.Costs
+	Units int64
+}
+
+// PerUnit is a cost per unit of work.
+type PerUnit struct {
+	Atomics  float64 `json:"atomics"`
+	Barriers float64 `json:"barriers"`
+	Slab     float64 `json:"slab"`
+	Toggles  float64 `json:"toggles"`
+}
+
+// PerUnit divides the costs by the units of work, or returns nil when the
+// scenario does not count units.
+func (s Stats) PerUnit() *PerUnit {
+	if s.Units == 0 {
+		return nil
+	}
+	u := float64(s.Units)
+	return &PerUnit{float64(s.Costs.Atomics) / u, float64(s.Costs.Barriers) / u, float64(s.Costs.Slab) / u, float64(s.Costs.Toggles) / u}
 }
 
 // Outcome is what an exploration found.
@@ -104,6 +127,10 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 		r := c.Scenario.Run(c.Values, c.Options, c.strategy(run, k))
 		out.Runs++
 		out.Steps += int64(r.Steps)
+		out.Costs.Add(r.Costs)
+		if c.Scenario.Units != nil {
+			out.Units += int64(c.Scenario.Units(c.Values))
+		}
 		out.Elapsed = time.Since(start)
 		k = max(k, r.Steps)
 		if r.Err != nil {

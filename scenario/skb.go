@@ -154,6 +154,7 @@ func newBufPool(m *sim.Machine, v Values, kc *sim.KmemCache, softirqVariants boo
 func buildSKB(m *sim.Machine, v Values) Check {
 	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
 	kc := m.KmemCacheCreate("skbuff_data", 2)
+	m.ScopeCosts()
 	l := &skbLoad{kc: kc, cpus: cpus, burst: burst, nics: make([]nic, cpus), boxes: make([]txBox, cpus),
 		readers: m.NewCell("readers_done", sim.W32, 0)}
 	l.pool = newBufPool(m, v, kc, false)
@@ -205,7 +206,11 @@ func (l *skbLoad) napiPoll(c *sim.Ctx) {
 	for budget := l.burst; budget > 0 && n.polled < n.announced; budget-- {
 		pkt := l.nextID
 		l.nextID++
-		buf := l.hist.Alloc(c, pkt+1, func() uint64 { return l.pool.alloc(c) })
+		var buf uint64
+		l.hist.Alloc(c, pkt+1, func() uint64 {
+			c.Account(func() { buf = l.pool.alloc(c) })
+			return buf
+		})
 		if buf == 0 {
 			// The NIC drops the packet; the next CPU expects one fewer.
 			c.Annotate("packet %d dropped: no buffer", pkt)
@@ -232,7 +237,7 @@ func (l *skbLoad) freeUpTo(c *sim.Ctx, box *txBox, done, published int) int {
 		if got := c.Load(c.Machine().Object(buf).Word(0)); got != uint64(pkt+1) {
 			c.Fail(KindDoubleOwner, "packet %d's buffer #%d holds packet %d's data: two packets own one buffer", pkt, buf, int(got)-1)
 		}
-		l.hist.Free(c, pkt+1, buf, func() { l.pool.free(c, buf) })
+		l.hist.Free(c, pkt+1, buf, func() { c.Account(func() { l.pool.free(c, buf) }) })
 	}
 	c.WriteOnce(box.freed, uint64(done))
 	return done

@@ -43,7 +43,8 @@ type Ctx struct {
 	recent  [8]seen // the last reads, newest at recentN-1 (mod 8)
 	recentN int
 
-	failAlloc bool // the strategy injects a failure into the pending allocation
+	failAlloc  bool // the strategy injects a failure into the pending allocation
+	accounting int  // nesting of Ctx.Account
 }
 
 type watch struct {
@@ -350,7 +351,9 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		}
 		m.slabFree(f, o, &ev)
 	}
-	m.costs.count(o.kind)
+	if !m.scoped || f.accounting > 0 {
+		m.costs.count(o.kind)
+	}
 	m.record(ev)
 	return ret
 }

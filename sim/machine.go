@@ -64,6 +64,7 @@ type Machine struct {
 	kmalloc       []*KmemCache // kmalloc's generic caches, made on demand
 	allocFailures int          // injections left
 	costs         Costs
+	scoped        bool // count costs only inside Ctx.Account
 
 	// Read by the watchdog from another goroutine.
 	progress  atomic.Int64

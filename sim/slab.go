@@ -150,7 +150,6 @@ func (f *Ctx) Kfree(h uint64) {
 func (m *Machine) slabAlloc(f *Ctx, o *op, ev *Event) uint64 {
 	c, kc, gfp := f.CPU(), o.kc, GFP(o.a)
 	ev.Var = kc.name
-	m.costs.Slab++
 	if gfp == GFPKernel && (f.kind != CtxTask || c.preempt > 0 || c.bh > 0 || c.irqsOff) {
 		m.fail(f.failure(KindBug, fmt.Sprintf("sleeping function called from invalid context: kmem_cache_alloc(%s, GFP_KERNEL) in %s with preempt_count=%d bh=%d irqs %s",
 			kc.name, f.kind, c.preempt, c.bh, onOff(!c.irqsOff)), o))
@@ -181,7 +180,6 @@ func (m *Machine) slabAlloc(f *Ctx, o *op, ev *Event) uint64 {
 
 func (m *Machine) slabFree(f *Ctx, o *op, ev *Event) {
 	h := o.a
-	m.costs.Slab++
 	if h == 0 && o.kc == nil {
 		ev.Value = "NULL"
 		return
@@ -213,10 +211,10 @@ func (m *Machine) checkAccess(f *Ctx, o *op) {
 // Costs count, over a run, the operations that are expensive on real
 // hardware: what the algorithms under test are designed to amortise.
 type Costs struct {
-	Atomics  int64 // cmpxchg, xchg, atomic_add_return
-	Barriers int64 // smp_mb, smp_wmb, smp_rmb, smp_store_release, smp_load_acquire
-	Slab     int64 // kmem_cache_alloc/free, kmalloc/kfree
-	Toggles  int64 // preempt, bh and irq disable/enable
+	Atomics  int64 `json:"atomics"`  // cmpxchg, xchg, atomic_add_return
+	Barriers int64 `json:"barriers"` // smp_mb, smp_wmb, smp_rmb, smp_store_release, smp_load_acquire
+	Slab     int64 `json:"slab"`     // kmem_cache_alloc/free, kmalloc/kfree
+	Toggles  int64 `json:"toggles"`  // preempt, bh and irq disable/enable
 }
 
 func (c *Costs) count(k opKind) {
@@ -227,7 +225,22 @@ func (c *Costs) count(k opKind) {
 		c.Barriers++
 	case opPreemptDisable, opPreemptEnable, opBhDisable, opBhEnable, opIrqSave, opIrqRestore, opIrqDisable, opIrqEnable:
 		c.Toggles++
+	case opSlabAlloc, opSlabFree:
+		c.Slab++
 	}
+}
+
+// ScopeCosts makes the run count costs only inside Ctx.Account, so that a
+// workload can report what the calls it brackets cost (a pool's alloc and
+// free), leaving out its own bookkeeping and any setup or teardown.
+func (m *Machine) ScopeCosts() { m.scoped = true }
+
+// Account runs fn with its operations counted in the run's costs (see
+// ScopeCosts). Interrupts that come meanwhile are not counted.
+func (f *Ctx) Account(fn func()) {
+	f.accounting++
+	defer func() { f.accounting-- }()
+	fn()
 }
 
 // Add adds d to c.

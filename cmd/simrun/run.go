@@ -202,8 +202,10 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			Steps       int64             `json:"steps"`
 			ElapsedMS   int64             `json:"elapsed_ms"`
 			Interrupted bool              `json:"interrupted,omitempty"`
+			Costs       sim.Costs         `json:"costs"`
+			PerUnit     *explore.PerUnit  `json:"costs_per_unit,omitempty"`
 			Failure     *failureJSON      `json:"failure"`
-		}{s.Name, v, *strategy, *seed, pctDepth(*strategy, *depth), res.Runs, res.Steps, res.Elapsed.Milliseconds(), res.Interrupted, fj})
+		}{s.Name, v, *strategy, *seed, pctDepth(*strategy, *depth), res.Runs, res.Steps, res.Elapsed.Milliseconds(), res.Interrupted, res.Costs, res.PerUnit(), fj})
 		return code
 	}
 	stats := fmt.Sprintf("%d runs, %d steps in %v (%s steps/s)", res.Runs, res.Steps, roundDuration(res.Elapsed), rate(res.Steps, res.Elapsed))
@@ -229,6 +231,10 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "interrupted: no failure in %s\n", stats)
 	default:
 		fmt.Fprintf(stdout, "PASS %s: no failure in %s\n", s.Name, stats)
+	}
+	if pu := res.PerUnit(); pu != nil {
+		fmt.Fprintf(stdout, "costs per alloc+free pair: %.2f atomic RMW, %.2f barriers, %.2f slab calls, %.2f bh/preempt/irq toggles\n",
+			pu.Atomics, pu.Barriers, pu.Slab, pu.Toggles)
 	}
 	return code
 }
