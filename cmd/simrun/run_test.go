@@ -220,3 +220,17 @@ func TestVisualisationOfAViolation(t *testing.T) {
 	assert.Equal(t, html, got.Failure.Visualisation)
 	assert.FileExists(t, html)
 }
+
+func TestCostsPerPairAreShown(t *testing.T) {
+	code, out, _ := simrun(t, "explore", "skb", "--runs=3", "--set", "cpus=1", "--set", "free=softirq", "--set", "burst=1")
+	require.Equal(t, exitPass, code, out)
+	assert.Regexp(t, `costs per alloc\+free pair: 0\.\d\d atomic RMW, \d+\.\d\d barriers, 0\.00 slab calls, 0\.00 bh/preempt/irq toggles`, out)
+
+	code, out, _ = simrun(t, "explore", "skb", "--runs=3", "--json", "--set", "pool=slab")
+	require.Equal(t, exitPass, code, out)
+	var got struct {
+		PerUnit struct{ Slab float64 } `json:"costs_per_unit"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, 2.0, got.PerUnit.Slab)
+}
