@@ -7,13 +7,12 @@ import (
 	"github.com/kernelsim/lfsim/sim"
 )
 
-// Failure kinds the buffer ledger names: the ways the 2005 ring crashes a
-// kernel, told apart.
+// Failure kinds the buffer ledger names, besides the allocator's
+// sim.KindDoubleFree and sim.KindUseAfterFree: the ways the 2005 ring
+// crashes a kernel, told apart.
 const (
-	KindDoubleOwner  = "double-owner"   // one data buffer handed to two packets at once
-	KindDoubleFree   = "double-free"    // a buffer freed twice
-	KindLostBuffer   = "lost-buffer"    // neither in the ring, owned, nor freed
-	KindUseAfterFree = "use-after-free" // a kfree'd buffer handed out or kept in the ring
+	KindDoubleOwner = "double-owner" // one data buffer handed to two packets at once
+	KindLostBuffer  = "lost-buffer"  // neither in the ring, owned, nor freed
 )
 
 func ring2005Scenario(locked bool) *Scenario {
@@ -162,7 +161,7 @@ func (g *ledger) Kmalloc(c *sim.Ctx) uint64 {
 // Kfree implements ring2005.Allocator.
 func (g *ledger) Kfree(c *sim.Ctx, b uint64) {
 	if g.kfreed[b] {
-		c.Fail(KindDoubleFree, "buffer #%d is kfree'd a second time", b)
+		c.Fail(sim.KindDoubleFree, "buffer #%d is kfree'd a second time", b)
 	}
 	g.kfreed[b] = true
 	c.Annotate("kfree #%d", b)
@@ -174,7 +173,7 @@ func (g *ledger) take(c *sim.Ctx, pkt int, b uint64) {
 	case b == 0:
 		c.Fail(sim.KindNilDeref, "packet %d got a NULL data buffer from the ring (the slot was emptied by someone else between the check and the read); receiving into it dereferences NULL", pkt)
 	case g.kfreed[b]:
-		c.Fail(KindUseAfterFree, "packet %d got buffer #%d, which was already kfree'd", pkt, b)
+		c.Fail(sim.KindUseAfterFree, "packet %d got buffer #%d, which was already kfree'd", pkt, b)
 	case g.owner[b] != 0:
 		c.Fail(KindDoubleOwner, "packet %d got buffer #%d, which packet %d still owns: two packets share one data buffer", pkt, b, g.owner[b]-1)
 	}
@@ -187,7 +186,7 @@ func (g *ledger) take(c *sim.Ctx, pkt int, b uint64) {
 func (g *ledger) release(c *sim.Ctx, pkt int) uint64 {
 	b := g.bufOf[pkt]
 	if g.owner[b] != pkt+1 {
-		c.Fail(KindDoubleFree, "packet %d frees buffer #%d, which it no longer owns", pkt, b)
+		c.Fail(sim.KindDoubleFree, "packet %d frees buffer #%d, which it no longer owns", pkt, b)
 	}
 	g.owner[b] = 0
 	c.Annotate("packet %d done, frees #%d", pkt, b)
@@ -217,7 +216,7 @@ func (g *ledger) check(slots []uint64) *sim.Failure {
 	for _, found := range []struct {
 		kind string
 		msgs []string
-	}{{KindUseAfterFree, uaf}, {KindDoubleOwner, twice}, {KindLostBuffer, lost}} {
+	}{{sim.KindUseAfterFree, uaf}, {KindDoubleOwner, twice}, {KindLostBuffer, lost}} {
 		if len(found.msgs) > 0 {
 			msg := found.msgs[0]
 			if len(found.msgs) > 1 {

@@ -109,7 +109,7 @@ func TestLedgerNamesEveryMisuse(t *testing.T) {
 		g.Kfree(c, b)
 	})
 	require.NotNil(t, f)
-	assert.Equal(t, KindDoubleFree, f.Kind)
+	assert.Equal(t, sim.KindDoubleFree, f.Kind)
 	assert.Equal(t, "buffer #1 is kfree'd a second time", f.Message)
 
 	f = inTask(t, func(c *sim.Ctx) {
@@ -120,7 +120,7 @@ func TestLedgerNamesEveryMisuse(t *testing.T) {
 		g.release(c, 0)
 	})
 	require.NotNil(t, f)
-	assert.Equal(t, KindDoubleFree, f.Kind)
+	assert.Equal(t, sim.KindDoubleFree, f.Kind)
 
 	f = inTask(t, func(c *sim.Ctx) {
 		g := newLedger(1)
@@ -129,7 +129,7 @@ func TestLedgerNamesEveryMisuse(t *testing.T) {
 		g.take(c, 0, b)
 	})
 	require.NotNil(t, f)
-	assert.Equal(t, KindUseAfterFree, f.Kind)
+	assert.Equal(t, sim.KindUseAfterFree, f.Kind)
 
 	g := newLedger(3)
 	assert.Nil(t, inTask(t, func(c *sim.Ctx) {
@@ -144,7 +144,7 @@ func TestLedgerNamesEveryMisuse(t *testing.T) {
 		msg   string
 	}{
 		{[]uint64{1, 2, 3, 0}, "", ""},
-		{[]uint64{1, 2, 3, 4}, KindUseAfterFree, "buffer #4 was kfree'd but is still in ring slot 3"},
+		{[]uint64{1, 2, 3, 4}, sim.KindUseAfterFree, "buffer #4 was kfree'd but is still in ring slot 3"},
 		{[]uint64{1, 2, 3, 1}, KindDoubleOwner, "buffer #1 is in ring slots [0 3]: the ring will hand it to two packets"},
 		{[]uint64{1, 0, 0, 0}, KindLostBuffer, "buffer #2 is neither in the ring, nor owned, nor freed (leaked) (and 1 more like it)"},
 	} {
