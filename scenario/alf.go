@@ -186,7 +186,7 @@ func alfParams(cpus, size, bulk, ops, width, debug string) []Param {
 		{Name: "cpus", Doc: "CPUs", Default: cpus, Min: 1, Max: sim.MaxCPUs},
 		{Name: "size", Doc: "queue slots (power of two)", Default: size, Min: 1, Max: alf.MaxSize},
 		{Name: "bulk", Doc: "largest bulk per call", Default: bulk, Min: 1, Max: alf.MaxSize},
-		{Name: "ops", Doc: "calls per task", Default: ops, Min: 1, Max: 10_000},
+		{Name: "ops", Doc: "calls per task", Default: ops, Min: 1, Max: 10_000, Shrink: true},
 		{Name: "start", Doc: "counters' start value (try 4294967290)", Default: "0", Min: 0, Max: 1<<32 - 1},
 		{Name: "width", Doc: "counter width in bits", Default: width, Min: 1, Max: 32},
 		{Name: "tail", Doc: "MC tail publication", Default: "release", Choices: []string{"release", "rfc"}},

@@ -30,7 +30,7 @@ func ring2005Scenario(locked bool) *Scenario {
 		{Name: "cpus", Doc: "CPUs; each receives in softirq and frees in a task", Default: "2", Min: 1, Max: sim.MaxCPUs},
 		{Name: "ring", Doc: "ring slots (the original: 4096)", Default: "8", Min: 1, Max: ring2005.MaxPoolSize},
 		{Name: "burst", Doc: "packets per NIC interrupt and per NAPI poll", Default: "8", Min: 1, Max: 256},
-		{Name: "packets", Doc: "packets received in all", Default: "64", Min: 1, Max: 100_000},
+		{Name: "packets", Doc: "packets received in all", Default: "64", Min: 1, Max: 100_000, Shrink: true},
 	}
 	s.CPUs = func(v Values) int { return v.Int("cpus") }
 	s.Build = func(m *sim.Machine, v Values) Check { return buildRing2005(m, v, locked) }

@@ -22,6 +22,8 @@ type Param struct {
 	Default  string
 	Min, Max int
 	Choices  []string
+	// Shrink marks a count a shrinker may lower (packets, operations).
+	Shrink bool
 }
 
 func (p Param) check(v string) error {

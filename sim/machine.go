@@ -66,6 +66,9 @@ type Machine struct {
 	costs         Costs
 	scoped        bool // count costs only inside Ctx.Account
 
+	preemptions, interrupts, switches int
+	lastCPU                           int
+
 	// Read by the watchdog from another goroutine.
 	progress  atomic.Int64
 	lastFrame atomic.Pointer[Ctx]
@@ -86,7 +89,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Watchdog == 0 {
 		cfg.Watchdog = DefaultWatchdog
 	}
-	m := &Machine{cfg: cfg, allocFailures: cfg.AllocFailures}
+	m := &Machine{cfg: cfg, allocFailures: cfg.AllocFailures, lastCPU: -1}
 	for i := range cfg.CPUs {
 		m.cpus = append(m.cpus, &CPU{m: m, id: i})
 	}
@@ -164,6 +167,10 @@ type Result struct {
 	Err error
 	// Costs count the operations that cost on real hardware.
 	Costs Costs
+	// Preemptions and Interrupts count the decisions that preempted a
+	// running task or fired an interrupt; Switches counts decisions that
+	// advanced a different CPU than the decision before.
+	Preemptions, Interrupts, Switches int
 
 	m *Machine
 }
@@ -227,7 +234,8 @@ func (m *Machine) EndFailure(f *Failure) Result {
 }
 
 func (m *Machine) result() Result {
-	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, Costs: m.costs, m: m}
+	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, Costs: m.costs,
+		Preemptions: m.preemptions, Interrupts: m.interrupts, Switches: m.switches, m: m}
 }
 
 // watchdog reports a run whose simulated code stopped reaching scheduling

@@ -218,6 +218,18 @@ func (m *Machine) decide() (Move, bool) {
 	mv := moves[i]
 	m.step++
 	m.decisions = append(m.decisions, mv)
+	switch {
+	case mv.Kind == MoveIRQ:
+		m.interrupts++
+	case mv.Kind == MoveSwitch && m.cpus[mv.CPU].cur != nil:
+		m.preemptions++
+	}
+	if int(mv.CPU) != m.lastCPU {
+		if m.lastCPU >= 0 {
+			m.switches++
+		}
+		m.lastCPU = int(mv.CPU)
+	}
 	return mv, true
 }
 

@@ -236,3 +236,59 @@ func (b *Bytes) Choose(_ *Machine, moves []Move) (int, error) {
 	}
 	return v % n, nil
 }
+
+// Lenient replays a list of decisions as far as they fit and fills in the
+// rest with quiet defaults: a recorded move that is not possible is
+// skipped, and where the list has run out (or its move does not fit) the
+// strategy keeps the last CPU going if it can, else advances another CPU,
+// else schedules a task on an idle CPU, and fires an interrupt or preempts
+// only when nothing else can happen. Shrinkers use it to try shorter
+// lists; the run it makes is recorded exactly, like any other.
+type Lenient struct {
+	moves []Move
+	pos   int
+	last  int
+}
+
+// NewLenient returns a lenient replay of moves.
+func NewLenient(moves []Move) *Lenient { return &Lenient{moves: moves, last: -1} }
+
+// Choose implements Strategy.
+func (l *Lenient) Choose(m *Machine, moves []Move) (int, error) {
+	for l.pos < len(l.moves) {
+		want := l.moves[l.pos]
+		l.pos++
+		if i := slices.Index(moves, want); i >= 0 {
+			l.last = int(want.CPU)
+			return i, nil
+		}
+	}
+	i := l.quiet(m, moves)
+	l.last = int(moves[i].CPU)
+	return i, nil
+}
+
+func (l *Lenient) quiet(m *Machine, moves []Move) int {
+	rank := func(mv Move) int {
+		switch {
+		case mv.Kind == MoveStep && int(mv.CPU) == l.last:
+			return 0
+		case mv.Kind == MoveStep:
+			return 1
+		case mv.Kind == MoveSwitch && m.cpus[mv.CPU].cur == nil:
+			return 2
+		case mv.Kind == MoveIRQ:
+			return 3
+		case mv.Kind == MoveSwitch:
+			return 4
+		}
+		return 5 // an injected allocation failure: never by default
+	}
+	best := 0
+	for i, mv := range moves {
+		if rank(mv) < rank(moves[best]) {
+			best = i
+		}
+	}
+	return best
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/shrink"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -29,7 +30,8 @@ const (
 const usage = `usage:
   simrun list
   simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
-  simrun replay FILE [--trace=lines|columns] [--json]`
+  simrun replay FILE [--trace=lines|columns] [--json]
+  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -43,11 +45,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exploreCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
 		return replayCmd(args[1:], stdout, stderr)
+	case "shrink":
+		return shrinkCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore or replay)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay or shrink)\n", args[0])
 	return exitUsage
 }
 
@@ -285,19 +289,15 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "replay", err)
 	}
 	path := pos[0]
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return usageError(stderr, "replay", err)
-	}
-	f, err := schedule.Decode(data)
-	if err != nil {
-		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
+	f, code := readSchedule(path, "replay", stderr)
+	if f == nil {
+		return code
 	}
 	rep, err := explore.Replay(f, *trace != "" || !*asJSON)
 	if err != nil {
 		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
 	}
-	code := exitPass
+	code = exitPass
 	vis := ""
 	if rep.Failure != nil {
 		code = exitFailure
@@ -372,4 +372,59 @@ func withVis(f *failureJSON, vis string) *failureJSON {
 		f.Visualisation = vis
 	}
 	return f
+}
+
+func shrinkCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("shrink")
+	out := fs.String("o", "", "where to write the shrunk schedule (default FILE with .min.sched)")
+	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
+	attempts := fs.Int("attempts", shrink.DefaultAttempts, "replays at most")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "shrink", err)
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, "shrink", errors.New("want exactly one schedule file"))
+	}
+	if *attempts < 1 || *budget < 0 {
+		return usageError(stderr, "shrink", fmt.Errorf("--attempts=%d --time=%v: want a positive budget", *attempts, *budget))
+	}
+	path := pos[0]
+	f, code := readSchedule(path, "shrink", stderr)
+	if f == nil {
+		return code
+	}
+	res, err := shrink.Shrink(f, shrink.Budget{Time: *budget, Attempts: *attempts})
+	if err != nil {
+		return usageError(stderr, "shrink", fmt.Errorf("%s: %w", path, err))
+	}
+	dst := *out
+	if dst == "" {
+		dst = strings.TrimSuffix(path, filepath.Ext(path)) + ".min.sched"
+	}
+	if err := os.WriteFile(dst, res.File.Encode(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "simrun shrink: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "shrunk %s: %s: %s\n", path, res.File.Failure.Kind, res.File.Failure.Message)
+	fmt.Fprintf(stdout, "  before: %v\n  after:  %v\n", res.Before, res.After)
+	note := ""
+	if !res.Complete {
+		note = " (budget reached: more shrinking may be possible)"
+	}
+	fmt.Fprintf(stdout, "  %d replays%s\nsaved to %s\n", res.Attempts, note, dst)
+	return exitPass
+}
+
+// readSchedule reads a schedule file, or reports why it cannot.
+func readSchedule(path, cmd string, stderr io.Writer) (*schedule.File, int) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError(stderr, cmd, err)
+	}
+	f, err := schedule.Decode(data)
+	if err != nil {
+		return nil, usageError(stderr, cmd, fmt.Errorf("%s: %w", path, err))
+	}
+	return f, exitPass
 }
