@@ -16,6 +16,7 @@ import (
 const (
 	KindNotLinearizable = "not-linearizable"
 	KindCheckUnknown    = "linearizability-unknown"
+	KindCorruptQueue    = "corrupt-queue" // the counters say it holds more than its size
 )
 
 // AlfOp is one call a task makes: an enqueue of N fresh values, or a
@@ -139,7 +140,11 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 		})
 	}
 	return func() *sim.Failure {
-		h.Drained(client, q.Peek())
+		left, err := q.Peek()
+		if err != nil {
+			return &sim.Failure{Kind: KindCorruptQueue, Message: err.Error()}
+		}
+		h.Drained(client, left)
 		if kind, msg := h.Conservation(); kind != "" {
 			return &sim.Failure{Kind: kind, Message: msg}
 		}

@@ -20,7 +20,7 @@ type bufPool interface {
 	// teardown runs once every packet has been freed (in task context).
 	teardown(c *sim.Ctx)
 	// holding lists the objects the pool still holds after teardown.
-	holding() []uint64
+	holding() ([]uint64, error)
 }
 
 type slabPool struct{ kc *sim.KmemCache }
@@ -28,7 +28,7 @@ type slabPool struct{ kc *sim.KmemCache }
 func (p slabPool) alloc(c *sim.Ctx) uint64     { return c.KmemCacheAlloc(p.kc, sim.GFPAtomic) }
 func (p slabPool) free(c *sim.Ctx, obj uint64) { c.KmemCacheFree(p.kc, obj) }
 func (p slabPool) teardown(*sim.Ctx)           {}
-func (p slabPool) holding() []uint64           { return nil }
+func (p slabPool) holding() ([]uint64, error)  { return nil, nil }
 
 // ringPool is the 2005 ring in front of the slab (its kmalloc fallback).
 type ringPool struct {
@@ -41,7 +41,7 @@ func (p ringPool) Kfree(c *sim.Ctx, obj uint64) { c.KmemCacheFree(p.kc, obj) }
 func (p ringPool) alloc(c *sim.Ctx) uint64      { return p.ring.AllocData(c) }
 func (p ringPool) free(c *sim.Ctx, obj uint64)  { p.ring.FreeData(c, obj) }
 func (p ringPool) teardown(*sim.Ctx)            {}
-func (p ringPool) holding() []uint64            { return p.ring.Slots() }
+func (p ringPool) holding() ([]uint64, error)   { return p.ring.Slots(), nil }
 
 type qmemPool struct {
 	pool    *qmempool.Pool
@@ -63,8 +63,8 @@ func (p qmemPool) free(c *sim.Ctx, obj uint64) {
 	p.pool.Free(c, obj)
 }
 
-func (p qmemPool) teardown(c *sim.Ctx) { p.pool.Destroy(c) }
-func (p qmemPool) holding() []uint64   { return p.pool.Holding() }
+func (p qmemPool) teardown(c *sim.Ctx)        { p.pool.Destroy(c) }
+func (p qmemPool) holding() ([]uint64, error) { return p.pool.Holding() }
 
 // skbLoad is the workload qmempool was built for: NAPI receive in softirq
 // allocating data buffers in bursts on every CPU and handing each packet to
@@ -280,8 +280,12 @@ func (l *skbLoad) reader(c *sim.Ctx, cpu int) {
 
 // check: every buffer back where it belongs, and the pool model.
 func (l *skbLoad) check(m *sim.Machine) *sim.Failure {
+	pooled, err := l.pool.holding()
+	if err != nil {
+		return &sim.Failure{Kind: KindCorruptQueue, Message: err.Error()}
+	}
 	held := map[uint64]bool{}
-	for _, obj := range l.pool.holding() {
+	for _, obj := range pooled {
 		held[obj] = true
 	}
 	var leaks []string

@@ -212,11 +212,16 @@ func (p *Pool) FreeSoftirq(c *sim.Ctx, obj uint64) {
 }
 
 // Holding returns the objects the pool holds, read outside the schedule
-// (for end-of-run checks).
-func (p *Pool) Holding() []uint64 {
-	held := p.sharedq.Peek()
-	for _, q := range p.localq {
-		held = append(held, q.Peek()...)
+// (for end-of-run checks), or the error of a queue whose counters are
+// corrupt.
+func (p *Pool) Holding() ([]uint64, error) {
+	var held []uint64
+	for _, q := range append([]*alf.Queue{p.sharedq}, p.localq...) {
+		vals, err := q.Peek()
+		if err != nil {
+			return nil, err
+		}
+		held = append(held, vals...)
 	}
-	return held
+	return held, nil
 }

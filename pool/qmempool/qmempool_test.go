@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kernelsim/lfsim/queue/alf"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -62,17 +63,17 @@ func TestAllocPaths(t *testing.T) {
 		assert.Equal(t, 32, kc.Live(), "prealloc")
 		first := p.AllocSoftirq(c, sim.GFPAtomic)
 		assert.NotZero(t, first)
-		assert.Equal(t, 15, len(p.localq[0].Peek()), "a bulk of 16 from sharedq: one returned, 15 to localq")
-		assert.Equal(t, 16, len(p.sharedq.Peek()))
+		assert.Equal(t, 15, len(peek(t, p.localq[0])), "a bulk of 16 from sharedq: one returned, 15 to localq")
+		assert.Equal(t, 16, len(peek(t, p.sharedq)))
 		for range 31 {
 			assert.NotZero(t, p.AllocSoftirq(c, sim.GFPAtomic))
 		}
-		assert.Empty(t, p.Holding(), "32 handed out")
+		assert.Empty(t, holding(t, p), "32 handed out")
 		assert.Equal(t, 32, kc.Live())
 		assert.NotZero(t, p.AllocSoftirq(c, sim.GFPAtomic), "from the slab")
 		assert.Equal(t, 32+1+2*Bulk, kc.Live(), "1 + 2 x 16 slab allocations")
-		assert.Len(t, p.sharedq.Peek(), 2*Bulk, "the refill went to sharedq")
-		assert.Empty(t, p.localq[0].Peek(), "localq is not refilled from the slab")
+		assert.Len(t, peek(t, p.sharedq), 2*Bulk, "the refill went to sharedq")
+		assert.Empty(t, peek(t, p.localq[0]), "localq is not refilled from the slab")
 	})
 	require.Nil(t, r.Failure)
 	assert.Len(t, m.Live(), 65)
@@ -95,20 +96,20 @@ func TestFreePathsAndDestroy(t *testing.T) {
 			}
 		}
 		free(16)
-		assert.Len(t, p.localq[0].Peek(), 16, "localq full")
+		assert.Len(t, peek(t, p.localq[0]), 16, "localq full")
 		free(1)
-		assert.Len(t, p.localq[0].Peek(), 1)
-		assert.Len(t, p.sharedq.Peek(), 16, "this object and 15 from localq")
+		assert.Len(t, peek(t, p.localq[0]), 1)
+		assert.Len(t, peek(t, p.sharedq), 16, "this object and 15 from localq")
 		free(15 + 1)
-		assert.Len(t, p.sharedq.Peek(), 32, "sharedq full")
+		assert.Len(t, peek(t, p.sharedq), 32, "sharedq full")
 		free(15)
 		assert.Equal(t, 49, kc.Live(), "nothing back to the slab yet")
 		free(1)
-		assert.Empty(t, p.sharedq.Peek(), "sharedq full: 16 to the slab, then 2 x 16 drained")
-		assert.Len(t, p.localq[0].Peek(), 1)
+		assert.Empty(t, peek(t, p.sharedq), "sharedq full: 16 to the slab, then 2 x 16 drained")
+		assert.Len(t, peek(t, p.localq[0]), 1)
 		assert.Equal(t, 1, kc.Live())
 		p.Destroy(c)
-		assert.Empty(t, p.Holding())
+		assert.Empty(t, holding(t, p))
 		assert.Zero(t, kc.Live())
 	})
 	require.Nil(t, r.Failure)
@@ -129,4 +130,16 @@ func TestCheckedVariantsToggleBottomHalves(t *testing.T) {
 	r := m.Run(sim.NewBytes(nil))
 	require.Nil(t, r.Failure)
 	assert.Equal(t, int64(4), r.Costs.Toggles, "local_bh_disable/enable around alloc and free")
+}
+
+func peek(t *testing.T, q *alf.Queue) []uint64 {
+	vals, err := q.Peek()
+	require.NoError(t, err)
+	return vals
+}
+
+func holding(t *testing.T, p *Pool) []uint64 {
+	held, err := p.Holding()
+	require.NoError(t, err)
+	return held
 }

@@ -248,13 +248,19 @@ func (q *Queue) AvailSpace(c *sim.Ctx) int {
 
 // Peek returns the values between consumer.tail and producer.tail, oldest
 // first, read outside the schedule: for end-of-run checks, never for code
-// under test.
-func (q *Queue) Peek() []uint64 {
-	var vals []uint64
-	for i := q.consTail.Peek(); i != q.prodTail.Peek(); i = q.u32(i + 1) {
+// under test. It returns an error when the counters say the queue holds
+// more than its size (they have been corrupted).
+func (q *Queue) Peek() ([]uint64, error) {
+	n := q.u32(q.prodTail.Peek() - q.consTail.Peek())
+	if n > q.size {
+		return nil, fmt.Errorf("alf_queue counters corrupt: producer.tail %d - consumer.tail %d = %d exceeds the size %d",
+			q.prodTail.Peek(), q.consTail.Peek(), n, q.size)
+	}
+	vals := make([]uint64, 0, n)
+	for i, end := q.consTail.Peek(), q.prodTail.Peek(); i != end; i = q.u32(i + 1) {
 		vals = append(vals, q.ring[i&q.mask].Peek())
 	}
-	return vals
+	return vals, nil
 }
 
 // store copies vals into the slots from pHead on.
