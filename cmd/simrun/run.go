@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/shrink"
@@ -31,7 +32,10 @@ const usage = `usage:
   simrun list
   simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun replay FILE [--trace=lines|columns] [--json]
-  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]`
+  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
+  simrun corpus FILE [-o OUT]
+
+A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -47,11 +51,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replayCmd(args[1:], stdout, stderr)
 	case "shrink":
 		return shrinkCmd(args[1:], stdout, stderr)
+	case "corpus":
+		return corpusCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay or shrink)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink or corpus)\n", args[0])
 	return exitUsage
 }
 
@@ -416,15 +422,61 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	return exitPass
 }
 
-// readSchedule reads a schedule file, or reports why it cannot.
+// readSchedule reads a schedule file, or a Go fuzz corpus file of one of
+// the fuzz targets (turned into the schedule of the run it makes), or
+// reports why it cannot.
 func readSchedule(path, cmd string, stderr io.Writer) (*schedule.File, int) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usageError(stderr, cmd, err)
 	}
-	f, err := schedule.Decode(data)
+	var f *schedule.File
+	if fuzz.IsCorpus(data) {
+		f, err = fuzz.FromCorpus(filepath.Base(filepath.Dir(path)), data)
+	} else {
+		f, err = schedule.Decode(data)
+	}
 	if err != nil {
 		return nil, usageError(stderr, cmd, fmt.Errorf("%s: %w", path, err))
 	}
 	return f, exitPass
+}
+
+func corpusCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("corpus")
+	out := fs.String("o", "", "where to write the corpus entry (default testdata/fuzz/<Target>/<name of FILE>)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "corpus", err)
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, "corpus", errors.New("want exactly one schedule file"))
+	}
+	f, code := readSchedule(pos[0], "corpus", stderr)
+	if f == nil {
+		return code
+	}
+	t, err := fuzz.For(f)
+	if err != nil {
+		return usageError(stderr, "corpus", err)
+	}
+	data, err := t.Bytes(f)
+	if err != nil {
+		return usageError(stderr, "corpus", err)
+	}
+	dst := *out
+	if dst == "" {
+		base := filepath.Base(pos[0])
+		dst = filepath.Join("testdata", "fuzz", t.Name, strings.TrimSuffix(base, filepath.Ext(base)))
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		fmt.Fprintf(stderr, "simrun corpus: %v\n", err)
+		return exitUsage
+	}
+	if err := os.WriteFile(dst, fuzz.Corpus(data), 0o644); err != nil {
+		fmt.Fprintf(stderr, "simrun corpus: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes of decisions for %s): copy it under fuzz/testdata/fuzz/%s/ to make it a regression test\n", dst, len(data), t.Name, t.Name)
+	return exitPass
 }

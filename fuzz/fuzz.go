@@ -1,0 +1,194 @@
+// Package fuzz connects scenarios to Go's native fuzzer: each target is a
+// scenario with fixed parameters whose every decision comes from the
+// fuzzer's bytes (sim.Bytes), so `go test -fuzz=FuzzRing2005 ./fuzz`
+// explores interleavings with coverage guidance.
+//
+// A corpus entry is an ordinary Go fuzz corpus file (testdata/fuzz/<Target>/<name>)
+// holding one []byte; simrun replays it directly, taking the target from
+// the directory it sits in, and simrun corpus turns any schedule file of a
+// target's scenario and parameters into such an entry. A failure found by
+// explore thus becomes a regression test by copying one file.
+package fuzz
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// Target is one fuzz target.
+type Target struct {
+	Name     string // the FuzzX function
+	Scenario string
+	Set      []string // parameter values besides the defaults
+	// Demonstration marks a subject known to fail: its fuzz target fails
+	// when the fuzzer reaches the bug, which is what it demonstrates.
+	Demonstration bool
+}
+
+var targets = []Target{
+	{Name: "FuzzRing2005", Scenario: "ring2005", Set: []string{"packets=8", "burst=4", "ring=4"}, Demonstration: true},
+	{Name: "FuzzRing2005Locked", Scenario: "ring2005-locked", Set: []string{"packets=8", "burst=4", "ring=4"}},
+	{Name: "FuzzAlfMPMC", Scenario: "alf-mpmc"},
+	{Name: "FuzzAlfSPSC", Scenario: "alf-spsc"},
+	{Name: "FuzzAlfSPSCMisuse", Scenario: "alf-spsc-misuse", Demonstration: true},
+	{Name: "FuzzAlfPreempt", Scenario: "alf-preempt", Demonstration: true},
+	{Name: "FuzzAlfIRQ", Scenario: "alf-irq", Demonstration: true},
+	{Name: "FuzzSKBQmempool", Scenario: "skb", Set: []string{"pool=qmempool", "packets=32"}},
+	{Name: "FuzzSKBSlab", Scenario: "skb", Set: []string{"pool=slab", "packets=32"}},
+	{Name: "FuzzQmempoolHardirq", Scenario: "qmempool-hardirq", Demonstration: true},
+}
+
+// Targets returns every target.
+func Targets() []Target { return slices.Clone(targets) }
+
+// Lookup finds a target by its function name.
+func Lookup(name string) (Target, error) {
+	for _, t := range targets {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return Target{}, fmt.Errorf("no fuzz target %q", name)
+}
+
+// values returns the target's scenario and parameter values.
+func (t Target) values() (*scenario.Scenario, scenario.Values, error) {
+	s, err := scenario.Lookup(t.Scenario)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.Values(t.Set)
+	return s, v, err
+}
+
+// Run runs the target with decisions from data.
+func (t Target) Run(data []byte, trace bool) (sim.Result, error) {
+	s, v, err := t.values()
+	if err != nil {
+		return sim.Result{}, err
+	}
+	return s.Run(v, scenario.Options{Trace: trace}, sim.NewBytes(data)), nil
+}
+
+// For finds the target whose scenario and parameters a schedule has.
+func For(f *schedule.File) (Target, error) {
+	for _, t := range targets {
+		s, v, err := t.values()
+		if err != nil {
+			return Target{}, err
+		}
+		if t.Scenario == f.Scenario && slices.Equal(s.Set(v), f.Params) {
+			return t, nil
+		}
+	}
+	return Target{}, fmt.Errorf("no fuzz target runs scenario %s with %s", f.Scenario, strings.Join(f.Params, " "))
+}
+
+// Bytes turns a schedule of the target's scenario into the bytes that make
+// sim.Bytes take the same decisions: the index of each decision among the
+// possible moves, one byte (two when more than 256 moves are possible),
+// none where only one move is possible.
+func (t Target) Bytes(f *schedule.File) ([]byte, error) {
+	s, v, err := t.values()
+	if err != nil {
+		return nil, err
+	}
+	rec := &recorder{replay: sim.NewReplayTokens(f.Decisions)}
+	r := s.Run(v, scenario.Options{MaxSteps: f.MaxSteps}, rec)
+	if r.Err != nil {
+		return nil, fmt.Errorf("the schedule does not fit %s: %w", t.Name, r.Err)
+	}
+	if r.Steps != len(f.Decisions) {
+		return nil, fmt.Errorf("the schedule does not fit %s: the run ended after %d of its %d decisions", t.Name, r.Steps, len(f.Decisions))
+	}
+	if f.MaxSteps != sim.DefaultMaxSteps {
+		return nil, fmt.Errorf("fuzz targets run with the default step budget %d, the schedule with %d", sim.DefaultMaxSteps, f.MaxSteps)
+	}
+	return rec.bytes, nil
+}
+
+// recorder replays a schedule and writes down each decision as Bytes
+// would read it.
+type recorder struct {
+	replay *sim.Replay
+	bytes  []byte
+}
+
+func (r *recorder) Choose(m *sim.Machine, moves []sim.Move) (int, error) {
+	i, err := r.replay.Choose(m, moves)
+	if err != nil || len(moves) == 1 {
+		return i, err
+	}
+	if len(moves) > 256 {
+		r.bytes = append(r.bytes, byte(i>>8))
+	}
+	r.bytes = append(r.bytes, byte(i))
+	return i, nil
+}
+
+// corpusHeader starts every Go fuzz corpus file.
+const corpusHeader = "go test fuzz v1\n"
+
+// IsCorpus reports whether data is a Go fuzz corpus file.
+func IsCorpus(data []byte) bool { return bytes.HasPrefix(data, []byte(corpusHeader)) }
+
+// Corpus writes data as a corpus file for a target taking one []byte.
+func Corpus(data []byte) []byte {
+	return []byte(corpusHeader + "[]byte(" + strconv.Quote(string(data)) + ")\n")
+}
+
+// ParseCorpus reads a corpus file of one []byte value.
+func ParseCorpus(data []byte) ([]byte, error) {
+	if !IsCorpus(data) {
+		return nil, errors.New("not a Go fuzz corpus file")
+	}
+	line := strings.TrimSpace(string(data[len(corpusHeader):]))
+	if !strings.HasPrefix(line, "[]byte(") || !strings.HasSuffix(line, ")") || strings.Contains(line, "\n") {
+		return nil, errors.New("corpus file: want a single []byte(...) value")
+	}
+	s, err := strconv.Unquote(line[len("[]byte(") : len(line)-1])
+	if err != nil {
+		return nil, fmt.Errorf("corpus file: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// Schedule runs the target on data and records the run as a schedule
+// file, with its failure if it failed.
+func (t Target) Schedule(data []byte) (*schedule.File, error) {
+	s, v, err := t.values()
+	if err != nil {
+		return nil, err
+	}
+	r := s.Run(v, scenario.Options{}, sim.NewBytes(data))
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	f := &schedule.File{Scenario: t.Scenario, Params: s.Set(v), MaxSteps: sim.DefaultMaxSteps, FoundBy: "fuzz " + t.Name, Decisions: r.Tokens()}
+	if r.Failure != nil {
+		f.Failure = &schedule.Failure{Kind: r.Failure.Kind, Step: r.Failure.Step, Message: r.Failure.Message}
+	}
+	return f, nil
+}
+
+// FromCorpus turns a corpus file into a schedule; the target is the name
+// of the directory the file is in (testdata/fuzz/<Target>/<file>).
+func FromCorpus(dir string, data []byte) (*schedule.File, error) {
+	in, err := ParseCorpus(data)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Lookup(dir)
+	if err != nil {
+		return nil, fmt.Errorf("a corpus file must sit in testdata/fuzz/<Target>/: %w", err)
+	}
+	return t.Schedule(in)
+}

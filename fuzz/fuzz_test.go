@@ -1,0 +1,60 @@
+package fuzz
+
+import (
+	"testing"
+)
+
+// fuzzTarget runs a target on the fuzzer's bytes and fails on any failure
+// the checkers find. The checked-in seeds (testdata/fuzz/<Target>) are
+// inputs that pass.
+func fuzzTarget(f *testing.F, name string) {
+	t, err := Lookup(name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(tt *testing.T, data []byte) {
+		r, err := t.Run(data, false)
+		if err != nil {
+			tt.Fatal(err)
+		}
+		if r.Err != nil {
+			tt.Fatal(r.Err)
+		}
+		if r.Failure != nil {
+			tt.Fatalf("%s: %v\n  at %s", name, r.Failure, r.Failure.Where())
+		}
+	})
+}
+
+// FuzzRing2005 demonstrates the 2005 ring's crash: it fails as soon as the
+// fuzzer reaches an interleaving that crashes the ring (seconds).
+func FuzzRing2005(f *testing.F) { fuzzTarget(f, "FuzzRing2005") }
+
+// FuzzRing2005Locked must find nothing.
+func FuzzRing2005Locked(f *testing.F) { fuzzTarget(f, "FuzzRing2005Locked") }
+
+// FuzzAlfMPMC must find nothing.
+func FuzzAlfMPMC(f *testing.F) { fuzzTarget(f, "FuzzAlfMPMC") }
+
+// FuzzAlfSPSC must find nothing.
+func FuzzAlfSPSC(f *testing.F) { fuzzTarget(f, "FuzzAlfSPSC") }
+
+// FuzzAlfSPSCMisuse demonstrates SP enqueue from two CPUs: the debug
+// assertion's BUG.
+func FuzzAlfSPSCMisuse(f *testing.F) { fuzzTarget(f, "FuzzAlfSPSCMisuse") }
+
+// FuzzAlfPreempt demonstrates the soft lockup of MP/MC called with
+// preemption enabled.
+func FuzzAlfPreempt(f *testing.F) { fuzzTarget(f, "FuzzAlfPreempt") }
+
+// FuzzAlfIRQ demonstrates MP/MC used from a hardirq handler over a task.
+func FuzzAlfIRQ(f *testing.F) { fuzzTarget(f, "FuzzAlfIRQ") }
+
+// FuzzSKBQmempool must find nothing.
+func FuzzSKBQmempool(f *testing.F) { fuzzTarget(f, "FuzzSKBQmempool") }
+
+// FuzzSKBSlab must find nothing.
+func FuzzSKBSlab(f *testing.F) { fuzzTarget(f, "FuzzSKBSlab") }
+
+// FuzzQmempoolHardirq demonstrates qmempool used from a hardirq handler.
+func FuzzQmempoolHardirq(f *testing.F) { fuzzTarget(f, "FuzzQmempoolHardirq") }

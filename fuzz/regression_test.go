@@ -1,0 +1,96 @@
+package fuzz
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The demonstration targets fail when the fuzzer reaches their bug, so
+// their crashing inputs are kept apart (testdata/crashers/<Target>/), and
+// checked here: each replays to the failure it demonstrates.
+func TestDemonstrationCrashersAreFoundAndNamed(t *testing.T) {
+	want := map[string]string{
+		"FuzzRing2005":        sim.KindPanic,
+		"FuzzAlfSPSCMisuse":   sim.KindBug,
+		"FuzzAlfPreempt":      sim.KindSoftLockup,
+		"FuzzAlfIRQ":          sim.KindSoftLockup,
+		"FuzzQmempoolHardirq": sim.KindBug,
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "crashers", "*", "*"))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, path := range files {
+		target := filepath.Base(filepath.Dir(path))
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		f, err := FromCorpus(target, data)
+		require.NoError(t, err, path)
+		require.NotNil(t, f.Failure, "%s passes", path)
+		assert.Equal(t, want[target], f.Failure.Kind, path)
+		rep, err := explore.Replay(f, false)
+		require.NoError(t, err)
+		assert.True(t, rep.Reproduced, path)
+		seen[target] = true
+	}
+	for target := range want {
+		assert.True(t, seen[target], "no crasher kept for %s", target)
+	}
+	for _, tg := range Targets() {
+		assert.Equal(t, tg.Demonstration, want[tg.Name] != "", "%s: demonstration targets and crashers agree", tg.Name)
+	}
+}
+
+// Every checked-in seed passes, for demonstration targets too.
+func TestSeedsPass(t *testing.T) {
+	for _, tg := range Targets() {
+		files, err := filepath.Glob(filepath.Join("testdata", "fuzz", tg.Name, "*"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, tg.Name)
+		for _, path := range files {
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			f, err := FromCorpus(tg.Name, data)
+			require.NoError(t, err)
+			assert.Nil(t, f.Failure, path)
+		}
+	}
+}
+
+// A schedule of a target's scenario becomes corpus bytes that make the
+// same run; the corpus format round-trips.
+func TestScheduleToCorpusAndBack(t *testing.T) {
+	tg, err := Lookup("FuzzRing2005")
+	require.NoError(t, err)
+	f, err := tg.Schedule([]byte("the fuzzer's bytes, any bytes at all"))
+	require.NoError(t, err)
+	got, err := For(f)
+	require.NoError(t, err)
+	assert.Equal(t, tg.Name, got.Name)
+	data, err := tg.Bytes(f)
+	require.NoError(t, err)
+	in, err := ParseCorpus(Corpus(data))
+	require.NoError(t, err)
+	again, err := FromCorpus(tg.Name, Corpus(in))
+	require.NoError(t, err)
+	assert.Equal(t, f.Decisions, again.Decisions)
+
+	_, err = For(&schedule.File{Scenario: "ring2005", Params: []string{"cpus=3"}})
+	assert.ErrorContains(t, err, "no fuzz target runs scenario ring2005")
+	for _, bad := range []string{"hello", "go test fuzz v1\nint(3)\n", "go test fuzz v1\n[]byte(\"a\")\n[]byte(\"b\")\n"} {
+		_, err := ParseCorpus([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+	_, err = FromCorpus("FuzzNothing", Corpus(nil))
+	assert.ErrorContains(t, err, "testdata/fuzz/<Target>/")
+}
