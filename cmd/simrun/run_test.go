@@ -234,3 +234,59 @@ func TestCostsPerPairAreShown(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, 2.0, got.PerUnit.Slab)
 }
+
+func TestShrink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "crash.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "-o", path)
+	require.Equal(t, exitFailure, code)
+	code, out, errOut := simrun(t, "shrink", path)
+	require.Equal(t, exitPass, code, errOut)
+	min := filepath.Join(dir, "crash.min.sched")
+	assert.Contains(t, out, "shrunk "+path+": panic: Tail pointer must be null")
+	assert.Regexp(t, `before: 320 steps, \d+ CPU switches, 0 preemptions, 8 interrupts`, out)
+	assert.Regexp(t, `after:  30 steps, \d+ CPU switches, 0 preemptions, 2 interrupts \(cpus=2 ring=8 burst=8 packets=2\)`, out)
+	assert.Contains(t, out, "saved to "+min)
+	code, out, _ = simrun(t, "replay", min)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, out, "FAIL (reproduces the recorded failure)")
+
+	code, _, errOut = simrun(t, "shrink", filepath.Join(dir, "nope.sched"))
+	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, 1, strings.Count(errOut, "\n"))
+}
+
+// A schedule becomes a fuzz corpus entry, and a corpus entry replays like
+// a schedule.
+func TestCorpusEntries(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "crash.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "--set", "packets=8", "--set", "burst=4", "--set", "ring=4", "--seed=4", "-o", path)
+	require.Equal(t, exitFailure, code)
+	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005", "crash")
+	code, out, errOut := simrun(t, "corpus", path, "-o", entry)
+	require.Equal(t, exitPass, code, errOut)
+	assert.Contains(t, out, "for FuzzRing2005")
+	data, err := os.ReadFile(entry)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(data), "go test fuzz v1\n[]byte("))
+
+	_, want, _ := simrun(t, "replay", path)
+	code, got, _ := simrun(t, "replay", entry)
+	assert.Equal(t, exitFailure, code)
+	assert.Equal(t, strings.Split(want, "\n")[1:], strings.Split(got, "\n")[1:], "same failure, same place")
+
+	elsewhere := filepath.Join(dir, "crash-corpus")
+	require.NoError(t, os.WriteFile(elsewhere, data, 0o644))
+	code, _, errOut = simrun(t, "replay", elsewhere)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "a corpus file must sit in testdata/fuzz/<Target>/")
+
+	code, _, errOut = simrun(t, "corpus", path, "-o", entry, "--bogus")
+	assert.Equal(t, exitUsage, code)
+	code, _, errOut = simrun(t, "explore", "ring2005", "--seed=2", "-o", path)
+	require.Equal(t, exitFailure, code)
+	code, _, errOut = simrun(t, "corpus", path)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "no fuzz target runs scenario ring2005 with cpus=2 ring=8 burst=8 packets=64")
+}
