@@ -210,15 +210,18 @@ func (h *History) Check(spec model.Spec, cap int, timeout time.Duration) Result 
 	if len(h.Ops) > MaxOps {
 		return Result{Verdict: TooLong}
 	}
-	m := Model(spec, cap)
-	ops := h.operations()
+	return check(Model(spec, cap), h.operations(), timeout)
+}
+
+// check runs porcupine with a timeout; an illegal history is checked a
+// second time, keeping what the visualisation needs.
+func check(m porcupine.Model, ops []porcupine.Operation, timeout time.Duration) Result {
 	switch porcupine.CheckOperationsTimeout(m, ops, timeout) {
 	case porcupine.Ok:
 		return Result{Verdict: Ok}
 	case porcupine.Unknown:
 		return Result{Verdict: Unknown}
 	}
-	// Illegal: check again, keeping what the visualisation needs.
 	_, info := porcupine.CheckOperationsVerbose(m, ops, timeout)
 	return Result{Verdict: Illegal, info: info, model: m}
 }

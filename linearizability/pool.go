@@ -88,13 +88,5 @@ func (h *PoolHistory) Check(timeout time.Duration) Result {
 			ops = append(ops, porcupine.Operation{ClientId: o.Holder, Input: o, Call: o.Call, Return: o.Return})
 		}
 	}
-	m := PoolModel()
-	switch porcupine.CheckOperationsTimeout(m, ops, timeout) {
-	case porcupine.Ok:
-		return Result{Verdict: Ok}
-	case porcupine.Unknown:
-		return Result{Verdict: Unknown}
-	}
-	_, info := porcupine.CheckOperationsVerbose(m, ops, timeout)
-	return Result{Verdict: Illegal, info: info, model: m}
+	return check(PoolModel(), ops, timeout)
 }

@@ -48,7 +48,7 @@ type ring2005Load struct {
 	ledger *ledger
 	cpus   int
 	burst  int
-	nics   []nic
+	rx     *nicSet
 	boxes  []mailbox // boxes[c]: packets for CPU c's reader
 	nextID int
 }
@@ -57,6 +57,34 @@ type ring2005Load struct {
 // not yet polled, and how many it will receive in the run.
 type nic struct {
 	quota, announced, polled int
+}
+
+// nicSet is every CPU's NIC: its hardirq announces a burst of packets and
+// raises NET_RX, whose NAPI poll takes them in.
+type nicSet struct {
+	burst int
+	cpu   []nic
+}
+
+// newNICs spreads packets over the CPUs' NICs and requests their
+// interrupts, as many as it takes to announce them all.
+func newNICs(m *sim.Machine, packets, burst int) *nicSet {
+	n := &nicSet{burst: burst, cpu: make([]nic, m.CPUs())}
+	for c := range n.cpu {
+		n.cpu[c].quota = packets / len(n.cpu)
+		if c < packets%len(n.cpu) {
+			n.cpu[c].quota++
+		}
+		m.RequestIRQ(c, "nic", (n.cpu[c].quota+burst-1)/burst, n.irq)
+	}
+	return n
+}
+
+// irq is the NIC's hardirq: a burst of packets arrived; schedule NAPI.
+func (n *nicSet) irq(c *sim.Ctx) {
+	nic := &n.cpu[c.RawSmpProcessorID()]
+	nic.announced = min(nic.announced+n.burst, nic.quota)
+	c.RaiseSoftirq(sim.NetRxSoftirq)
 }
 
 // mailbox hands packets from one CPU's NAPI poll to the next CPU's reader:
@@ -68,7 +96,7 @@ type mailbox struct {
 
 func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
-	l := &ring2005Load{ledger: newLedger(packets), cpus: cpus, burst: burst, nics: make([]nic, cpus), boxes: make([]mailbox, cpus)}
+	l := &ring2005Load{ledger: newLedger(packets), cpus: cpus, burst: burst, boxes: make([]mailbox, cpus)}
 	if locked {
 		l.pool = ring2005.NewLocked(m, v.Int("ring"), l.ledger)
 	} else {
@@ -76,32 +104,21 @@ func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 	}
 	m.OpenSoftirq(sim.NetRxSoftirq, l.netRxAction)
 	for c := range cpus {
-		l.nics[c].quota = packets / cpus
-		if c < packets%cpus {
-			l.nics[c].quota++
-		}
 		l.boxes[c].published = m.NewCell(fmt.Sprintf("rxq%d.published", c), sim.W32, 0)
-		m.RequestIRQ(c, "nic", (l.nics[c].quota+burst-1)/burst, l.nicIRQ)
 	}
+	l.rx = newNICs(m, packets, burst)
 	for c := range cpus {
 		from := (c + cpus - 1) % cpus
-		m.Go(fmt.Sprintf("reader/%d", c), c, func(ctx *sim.Ctx) { l.reader(ctx, c, l.nics[from].quota) })
+		m.Go(fmt.Sprintf("reader/%d", c), c, func(ctx *sim.Ctx) { l.reader(ctx, c, l.rx.cpu[from].quota) })
 	}
 	return func() *sim.Failure { return l.ledger.check(l.pool.Slots()) }
-}
-
-// nicIRQ is the NIC's hardirq: a burst of packets arrived; schedule NAPI.
-func (l *ring2005Load) nicIRQ(c *sim.Ctx) {
-	n := &l.nics[c.RawSmpProcessorID()]
-	n.announced = min(n.announced+l.burst, n.quota)
-	c.RaiseSoftirq(sim.NetRxSoftirq)
 }
 
 // netRxAction is the NAPI poll: up to one burst of packets, each given a
 // data buffer and handed to the next CPU; more pending → poll again.
 func (l *ring2005Load) netRxAction(c *sim.Ctx) {
 	cpu := c.RawSmpProcessorID()
-	n := &l.nics[cpu]
+	n := &l.rx.cpu[cpu]
 	box := &l.boxes[(cpu+1)%l.cpus]
 	for budget := l.burst; budget > 0 && n.polled < n.announced; budget-- {
 		pkt := l.nextID

@@ -78,7 +78,7 @@ type skbLoad struct {
 	kc      *sim.KmemCache
 	cpus    int
 	burst   int
-	nics    []nic
+	rx      *nicSet
 	boxes   []txBox
 	nextID  int
 	hist    linearizability.PoolHistory
@@ -155,26 +155,21 @@ func buildSKB(m *sim.Machine, v Values) Check {
 	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
 	kc := m.KmemCacheCreate("skbuff_data", 2)
 	m.ScopeCosts()
-	l := &skbLoad{kc: kc, cpus: cpus, burst: burst, nics: make([]nic, cpus), boxes: make([]txBox, cpus),
+	l := &skbLoad{kc: kc, cpus: cpus, burst: burst, boxes: make([]txBox, cpus),
 		readers: m.NewCell("readers_done", sim.W32, 0)}
 	l.pool = newBufPool(m, v, kc, false)
 	m.OpenSoftirq(sim.NetRxSoftirq, l.napiPoll)
 	m.OpenSoftirq(sim.NetTxSoftirq, l.txCompletion)
 	for c := range cpus {
-		n := &l.nics[c]
-		n.quota = packets / cpus
-		if c < packets%cpus {
-			n.quota++
-		}
 		b := &l.boxes[c]
 		b.published = m.NewCell(fmt.Sprintf("txq%d.published", c), sim.W32, 0)
 		b.freed = m.NewCell(fmt.Sprintf("txq%d.freed", c), sim.W32, 0)
 		b.softirq = v["free"] == "softirq" || (v["free"] == "mixed" && c%2 == 1)
-		m.RequestIRQ(c, "nic", (n.quota+burst-1)/burst, l.nicIRQ)
 	}
+	l.rx = newNICs(m, packets, burst)
 	for c := range cpus {
 		from := (c + cpus - 1) % cpus
-		l.boxes[c].expect = m.NewCell(fmt.Sprintf("txq%d.expect", c), sim.W32, uint64(l.nics[from].quota))
+		l.boxes[c].expect = m.NewCell(fmt.Sprintf("txq%d.expect", c), sim.W32, uint64(l.rx.cpu[from].quota))
 		m.Go(fmt.Sprintf("reader/%d", c), c, func(ctx *sim.Ctx) { l.reader(ctx, c) })
 	}
 	if q, ok := l.pool.(qmemPool); ok {
@@ -191,17 +186,11 @@ func buildSKB(m *sim.Machine, v Values) Check {
 	return func() *sim.Failure { return l.check(m) }
 }
 
-func (l *skbLoad) nicIRQ(c *sim.Ctx) {
-	n := &l.nics[c.RawSmpProcessorID()]
-	n.announced = min(n.announced+l.burst, n.quota)
-	c.RaiseSoftirq(sim.NetRxSoftirq)
-}
-
 // napiPoll receives up to a burst: a buffer for each packet, the packet's
 // number written into it, the packet handed to the next CPU.
 func (l *skbLoad) napiPoll(c *sim.Ctx) {
 	cpu := c.RawSmpProcessorID()
-	n := &l.nics[cpu]
+	n := &l.rx.cpu[cpu]
 	box := &l.boxes[(cpu+1)%l.cpus]
 	for budget := l.burst; budget > 0 && n.polled < n.announced; budget-- {
 		pkt := l.nextID
