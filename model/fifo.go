@@ -98,9 +98,6 @@ func (q *FIFO) AvailSpace() int { return q.Cap - len(q.items) }
 // Empty reports whether no value is held.
 func (q *FIFO) Empty() bool { return len(q.items) == 0 }
 
-// Items returns the values held, oldest first.
-func (q *FIFO) Items() []uint64 { return append([]uint64(nil), q.items...) }
-
 // StepEnqueue is the specification of one enqueue as a pure function, for
 // checkers that explore orders: from the values held (oldest first), an
 // enqueue of vals that returned got is legal when the FIFO would return

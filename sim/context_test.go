@@ -264,3 +264,29 @@ func TestNewRejectsImpossibleMachines(t *testing.T) {
 		assert.Error(t, err, "%+v", cfg)
 	}
 }
+
+// The context queries answer as the kernel's do in each context.
+func TestContextQueries(t *testing.T) {
+	type seen struct {
+		softirq, interrupt, irqsOff bool
+		preempt                     int
+	}
+	var got []seen
+	look := func(c *Ctx) {
+		got = append(got, seen{c.InSoftirq(), c.InInterrupt(), c.IrqsDisabled(), c.PreemptCount()})
+	}
+	m := build(t, Config{CPUs: 1}, func(m *Machine) {
+		l := m.NewSpinlock("l")
+		m.Go("t", 0, func(c *Ctx) {
+			look(c)
+			c.SpinLockBh(l)
+			look(c)
+			c.SpinUnlockBh(l)
+			c.PreemptDisable()
+			look(c)
+			c.PreemptEnable()
+		})
+	})
+	require.Nil(t, m.Run(NewBytes(nil)).Failure)
+	assert.Equal(t, []seen{{false, false, false, 0}, {true, true, false, 0}, {false, false, false, 1}}, got)
+}

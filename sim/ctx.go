@@ -74,16 +74,6 @@ func (f *Ctx) CPU() *CPU {
 // Machine returns the machine the context runs on.
 func (f *Ctx) Machine() *Machine { return f.m }
 
-// Kind returns the kernel context kind.
-func (f *Ctx) Kind() CtxKind { return f.kind }
-
-// TaskName returns the name of the task the context runs in (for an
-// interrupt, the task it interrupted).
-func (f *Ctx) TaskName() string { return f.t.name }
-
-// ID numbers the context uniquely within the run.
-func (f *Ctx) ID() int { return f.id }
-
 func (f *Ctx) label() string {
 	if f.kind == CtxTask {
 		return "task " + f.name

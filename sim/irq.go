@@ -41,7 +41,6 @@ type IRQSource struct {
 	cpu     *CPU
 	handler func(*Ctx)
 	left    int
-	fired   int
 }
 
 // RequestIRQ adds an interrupt source named name on cpu that may fire up
@@ -66,6 +65,3 @@ func (m *Machine) RequestIRQ(cpu int, name string, fires int, handler func(*Ctx)
 	c.irqSrc = append(c.irqSrc, s)
 	return s
 }
-
-// Fired returns how often the source fired in this run.
-func (s *IRQSource) Fired() int { return s.fired }

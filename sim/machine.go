@@ -102,12 +102,6 @@ func (m *Machine) CPUs() int { return len(m.cpus) }
 // Step returns the number of decisions taken so far.
 func (m *Machine) Step() int { return m.step }
 
-// Tracing reports whether steps are being recorded.
-func (m *Machine) Tracing() bool { return m.cfg.Trace }
-
-// Failure returns the failure that ended the run, or nil.
-func (m *Machine) Failure() *Failure { return m.failure }
-
 // Any pins nothing: a task created with it may run on, and migrate to, any CPU
 // when it is preempted.
 const Any = -1
@@ -349,9 +343,6 @@ const (
 	wakeIRQ                  // deliver t.irq, then decide again
 )
 
-// Name returns the task's name.
-func (t *Task) Name() string { return t.name }
-
 // Init adds a task that runs alone on CPU0 before anything else: no other
 // task is scheduled and no interrupt fires until it returns, as a module's
 // init runs before its device is opened. A machine has at most one.
@@ -373,9 +364,6 @@ func (t *Task) SetPriority(p int) {
 	}
 	t.prio = p
 }
-
-// Done reports whether the task's function has returned.
-func (t *Task) Done() bool { return t.state == taskDone }
 
 func (t *Task) top() *Ctx { return t.frames[len(t.frames)-1] }
 

@@ -95,9 +95,6 @@ func (c *Cell) Name() string {
 	return c.name + "[" + strconv.Itoa(c.index) + "]"
 }
 
-// Width reports how the cell stores its value.
-func (c *Cell) Width() Width { return c.width }
-
 // format shows v the way this cell holds it.
 func (c *Cell) format(v uint64) string {
 	if c.width == Handle {

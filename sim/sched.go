@@ -324,7 +324,6 @@ func (m *Machine) switchTo(c *CPU, t *Task) {
 func (m *Machine) deliverIRQ(t *Task, src *IRQSource) {
 	c := src.cpu
 	f := m.newFrame(t, CtxHardirq, src.name, c)
-	src.fired++
 	if m.cfg.Trace {
 		m.record(Event{Kind: EvIRQ, CPU: c.id, frame: f, Note: "hardirq " + src.name + " fires", Decision: true})
 	}

@@ -78,9 +78,6 @@ func (m *Machine) KmemCacheCreate(name string, words int) *KmemCache {
 	return &KmemCache{m: m, name: name, words: words}
 }
 
-// Name returns the cache's name.
-func (kc *KmemCache) Name() string { return kc.name }
-
 // Live returns how many of the cache's objects are allocated.
 func (kc *KmemCache) Live() int { return kc.live }
 

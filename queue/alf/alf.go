@@ -103,9 +103,6 @@ func New(m *sim.Machine, name string, size int, opt Options) (*Queue, error) {
 	return q, nil
 }
 
-// Size returns the number of slots.
-func (q *Queue) Size() int { return int(q.size) }
-
 // u32 is the counters' arithmetic: unsigned, modulo 2^width.
 func (q *Queue) u32(v uint64) uint64 { return v & q.cmax }
 
