@@ -58,14 +58,19 @@ func TestQmempoolFromHardirqIsCaught(t *testing.T) {
 	}
 }
 
-// What the checker found in the faithful qmempool when allocations may
-// fail: the refill after a slab failure part-way through a batch of j
+// What the checker found in the faithful qmempool. When allocations may
+// fail, the refill after a slab failure part-way through a batch of j
 // objects enqueues j-1 of them, which BUGs for j <= 1 and leaks one object
-// otherwise. The schedules are kept as regression tests.
+// otherwise. Under load, a refill into a sharedq that consumers have
+// emptied but not yet released (their consumer.tail still behind) finds no
+// space and BUGs: the in-flight reservations of alf_queue meet qmempool's
+// assumption that a refill cannot fail. The schedules are kept as
+// regression tests.
 func TestQmempoolRefillFindings(t *testing.T) {
 	for file, want := range map[string]string{
 		"qmempool-refill-bug.sched":  "bug: qmempool: refill after slab failure: sharedq enqueue of 0 returned 0",
 		"qmempool-refill-leak.sched": "leak: 1 object(s) neither freed nor in the pool: #35 (skbuff_data)",
+		"qmempool-refill-full.sched": "bug: qmempool: refill: sharedq full",
 	} {
 		data, err := os.ReadFile(filepath.Join("..", "testdata", file))
 		require.NoError(t, err)
