@@ -133,16 +133,14 @@ func WriteColumns(w io.Writer, trace []Event, cpus int) error {
 		return err
 	}
 	lastCtx := make([]string, cpus)
+	// row puts text in CPU cpu's column.
 	row := func(step string, cpu int, text string) error {
 		b.Reset()
 		fmt.Fprintf(&b, "%-7s", step)
 		for i := range cpus {
 			cell := ""
-			if i == cpu || cpu < 0 {
+			if i == cpu {
 				cell = text
-			}
-			if cpu < 0 && i > 0 {
-				cell = ""
 			}
 			fmt.Fprintf(&b, "| %-*s", colW, clip(cell, colW))
 		}
