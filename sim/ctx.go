@@ -195,13 +195,15 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	f.spinning = false
 	var ret uint64
 	ev := Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
+	tr := m.cfg.Trace // the event's strings are built only when traced
 	if o.cell != nil {
-		ev.Var = o.cell.Name()
+		if tr {
+			ev.Var = o.cell.Name()
+		}
 		if o.cell.obj != nil {
 			m.checkAccess(f, o)
 		}
 	}
-	tr := m.cfg.Trace
 	switch o.kind {
 	case opStart:
 		ev.Kind = EvStart
@@ -255,16 +257,22 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	case opMb, opWmb, opRmb:
 	case opPreemptDisable:
 		c.preempt++
-		ev.Value = fmt.Sprintf("preempt_count=%d", c.preempt)
+		if tr {
+			ev.Value = fmt.Sprintf("preempt_count=%d", c.preempt)
+		}
 	case opPreemptEnable:
 		if c.preempt == 0 {
 			m.fail(f.failure(KindBug, "preempt_enable() with preempt_count 0 (unbalanced)", o))
 		}
 		c.preempt--
-		ev.Value = fmt.Sprintf("preempt_count=%d", c.preempt)
+		if tr {
+			ev.Value = fmt.Sprintf("preempt_count=%d", c.preempt)
+		}
 	case opBhDisable:
 		c.bh++
-		ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
+		if tr {
+			ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
+		}
 	case opBhEnable:
 		if c.hardirq > 0 || c.irqsOff {
 			m.fail(f.failure(KindBug, "local_bh_enable() in hardirq context or with irqs disabled", o))
@@ -273,7 +281,9 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			m.fail(f.failure(KindBug, "local_bh_enable() without local_bh_disable() (unbalanced)", o))
 		}
 		c.bh--
-		ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
+		if tr {
+			ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
+		}
 		if c.bh == 0 && c.pending != 0 && !c.inInterrupt() {
 			m.record(ev)
 			m.doSoftirq(f.t, c)
@@ -287,7 +297,9 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		ev.Value = "irqs off"
 	case opIrqRestore:
 		c.irqsOff = o.a != 0
-		ev.Value = "irqs " + onOff(!c.irqsOff)
+		if tr {
+			ev.Value = "irqs " + onOff(!c.irqsOff)
+		}
 	case opIrqDisable:
 		c.irqsOff = true
 		ev.Value = "irqs off"

@@ -171,7 +171,9 @@ func (m *Machine) slabAlloc(f *Ctx, o *op, ev *Event) uint64 {
 	}
 	obj.live, obj.by, obj.step = true, f.label(), m.step
 	kc.live++
-	ev.Value = gfp.String() + " -> " + fmt.Sprintf("#%d", obj.id)
+	if m.cfg.Trace {
+		ev.Value = gfp.String() + " -> " + fmt.Sprintf("#%d", obj.id)
+	}
 	return obj.id
 }
 
@@ -191,7 +193,9 @@ func (m *Machine) slabFree(f *Ctx, o *op, ev *Event) {
 		m.fail(f.failure(KindDoubleFree, fmt.Sprintf("#%d (%s) freed again; it was freed by %s at step %d", h, obj.cache.name, obj.by, obj.step), o))
 	}
 	ev.Var = obj.cache.name
-	ev.Value = fmt.Sprintf("#%d", h)
+	if m.cfg.Trace {
+		ev.Value = fmt.Sprintf("#%d", h)
+	}
 	obj.live, obj.by, obj.step = false, f.label(), m.step
 	obj.cache.live--
 	obj.cache.free = append(obj.cache.free, obj)
