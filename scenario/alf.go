@@ -56,10 +56,12 @@ type AlfOps struct {
 	MCDequeue, SCDequeue func(q *alf.Queue, c *sim.Ctx, out []uint64) int
 }
 
-// DefaultAlfOps are the port's own operations.
-var DefaultAlfOps = AlfOps{
-	MPEnqueue: (*alf.Queue).MPEnqueue, SPEnqueue: (*alf.Queue).SPEnqueue,
-	MCDequeue: (*alf.Queue).MCDequeue, SCDequeue: (*alf.Queue).SCDequeue,
+// DefaultAlfOps returns the port's own operations.
+func DefaultAlfOps() AlfOps {
+	return AlfOps{
+		MPEnqueue: (*alf.Queue).MPEnqueue, SPEnqueue: (*alf.Queue).SPEnqueue,
+		MCDequeue: (*alf.Queue).MCDequeue, SCDequeue: (*alf.Queue).SCDequeue,
+	}
 }
 
 // AlfLoad is an alf_queue workload: one queue, tasks and interrupt
@@ -232,7 +234,7 @@ func alfScenario(name, summary string, fails bool, params []Param, cpus func(Val
 		CPUs:     cpus,
 		Validate: validateAlf,
 		Build: func(m *sim.Machine, v Values) Check {
-			w := &AlfLoad{Size: v.Int("size"), Opt: alfOptions(v), Ops: DefaultAlfOps, Spec: model.ALF}
+			w := &AlfLoad{Size: v.Int("size"), Opt: alfOptions(v), Ops: DefaultAlfOps(), Spec: model.ALF}
 			if v["spec"] == "strict" {
 				w.Spec = model.Strict
 			}

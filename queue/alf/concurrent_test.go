@@ -64,7 +64,7 @@ func concurrent(t *rapid.T, ops scenario.AlfOps) error {
 
 func TestConcurrentConservationAndLinearizability(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		if err := concurrent(t, scenario.DefaultAlfOps); err != nil {
+		if err := concurrent(t, scenario.DefaultAlfOps()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -73,7 +73,7 @@ func TestConcurrentConservationAndLinearizability(t *testing.T) {
 // The checker is not blind: a copy of MP enqueue that publishes its tail
 // before storing the slots is caught within the same number of checks.
 func TestConcurrentPropertyCatchesABrokenEnqueue(t *testing.T) {
-	broken := scenario.DefaultAlfOps
+	broken := scenario.DefaultAlfOps()
 	broken.MPEnqueue = (*alf.Queue).MPEnqueuePublishFirst
 	var found []error
 	rapid.Check(t, func(t *rapid.T) {
