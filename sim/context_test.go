@@ -98,25 +98,36 @@ func TestInterruptsRespectMasking(t *testing.T) {
 }
 
 // Softirqs run at irq_exit, or at local_bh_enable if bh was disabled when
-// the interrupt came; never nested in another softirq on the same CPU.
+// the interrupt came; never inside the bh-disabled section, and never
+// nested in another softirq on the same CPU.
 func TestSoftirqPlacement(t *testing.T) {
+	atEnable, atIrqExit := 0, 0
 	for seed := range uint64(300) {
-		var log []string
 		depth, maxDepth := 0, 0
-		m := build(t, Config{CPUs: 1, Trace: true}, func(m *Machine) {
+		inSection, enabling := false, false
+		m := build(t, Config{CPUs: 1}, func(m *Machine) {
 			x := m.NewCell("x", W32, 0)
 			m.Go("task", 0, func(c *Ctx) {
 				c.LocalBhDisable()
+				inSection = true
 				c.WriteOnce(x, 1)
+				inSection, enabling = false, true
 				c.LocalBhEnable()
+				enabling = false
 			})
 			m.OpenSoftirq(NetRxSoftirq, func(c *Ctx) {
 				depth++
 				maxDepth = max(maxDepth, depth)
+				assert.False(t, inSection, "seed %d: softirq inside the bh-disabled section", seed)
 				assert.True(t, c.InServingSoftirq())
 				assert.False(t, c.InIrq())
 				assert.False(t, c.IrqsDisabled(), "softirq handlers run with irqs on")
-				log = append(log, fmt.Sprintf("softirq x=%d", c.ReadOnce(x)))
+				if enabling {
+					atEnable++
+				} else {
+					atIrqExit++
+				}
+				c.ReadOnce(x)
 				depth--
 			})
 			m.RequestIRQ(0, "nic", 3, func(c *Ctx) {
@@ -128,17 +139,9 @@ func TestSoftirqPlacement(t *testing.T) {
 		r := m.Run(NewRandom(seed))
 		require.Nil(t, r.Failure)
 		assert.Equal(t, 1, maxDepth, "seed %d: NET_RX never nests", seed)
-		// Whenever the softirq ran inside the bh-disabled section's reach,
-		// it ran after the WRITE_ONCE, never between bh disable and enable.
-		for i, e := range r.Trace {
-			if e.Kind == EvSoftirq && e.Ctx == "softirq NET_RX over task" {
-				prev := r.Trace[i-1]
-				ok := prev.Kind == EvIRQExit || (prev.Kind == EvOp && prev.Op == "local_bh_enable") || prev.Kind == EvSoftirq || prev.Kind == EvOp
-				assert.True(t, ok, "seed %d: softirq after %+v", seed, prev)
-				assert.NotEqual(t, "WRITE_ONCE", prev.Op, "seed %d: softirq ran while bh was disabled", seed)
-			}
-		}
 	}
+	assert.Positive(t, atEnable, "some schedule defers the softirq to local_bh_enable")
+	assert.Positive(t, atIrqExit, "some schedule runs it at irq_exit")
 }
 
 // A task free to migrate resumes on another CPU in some schedule, and a
