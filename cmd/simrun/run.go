@@ -29,7 +29,7 @@ const (
 )
 
 const usage = `usage:
-  simrun list
+  simrun list [SCENARIO]
   simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
@@ -44,6 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "list":
+		if len(args) > 1 {
+			return describe(args[1:], stdout, stderr)
+		}
 		return list(stdout)
 	case "explore":
 		return exploreCmd(ctx, args[1:], stdout, stderr)
@@ -72,6 +75,30 @@ func list(w io.Writer) int {
 			params = append(params, p.Name+"="+p.Default)
 		}
 		fmt.Fprintf(w, "%-18s %-42s %s; %s\n", s.Name, strings.Join(params, " "), s.Summary, expect)
+	}
+	return exitPass
+}
+
+// describe prints one scenario's parameters: meaning, default and range.
+func describe(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		return usageError(stderr, "list", errors.New("want at most one scenario name"))
+	}
+	s, err := scenario.Lookup(args[0])
+	if err != nil {
+		return usageError(stderr, "list", err)
+	}
+	expect := "must pass"
+	if s.Fails {
+		expect = "known to fail"
+	}
+	fmt.Fprintf(stdout, "%s: %s (%s)\n", s.Name, s.Summary, expect)
+	for _, p := range s.Params {
+		values := fmt.Sprintf("%d..%d", p.Min, p.Max)
+		if len(p.Choices) > 0 {
+			values = strings.Join(p.Choices, "|")
+		}
+		fmt.Fprintf(stdout, "  --set %-10s %s (default %s; %s)\n", p.Name+"=", p.Doc, p.Default, values)
 	}
 	return exitPass
 }

@@ -47,6 +47,18 @@ func TestList(t *testing.T) {
 	assert.Contains(t, lines[0], "cpus=2 ring=8 burst=8 packets=64")
 }
 
+func TestListOneScenario(t *testing.T) {
+	code, out, _ := simrun(t, "list", "alf-aba")
+	assert.Equal(t, exitPass, code)
+	assert.Contains(t, out, "alf-aba: ")
+	assert.Contains(t, out, "(known to fail)")
+	assert.Contains(t, out, "--set width=     counter width in bits (default 3; 1..32)")
+	assert.Contains(t, out, "--set tail=      MC tail publication (default release; release|rfc)")
+	code, _, errOut := simrun(t, "list", "nope")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `unknown scenario "nope"`)
+}
+
 func TestExploreFindsSavesAndReplays(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.sched")
 	code, out, errOut := simrun(t, "explore", "ring2005", "-o", path)
