@@ -46,11 +46,8 @@ func ring2005Scenario(locked bool) *Scenario {
 type ring2005Load struct {
 	pool   ring2005.Pool
 	ledger *ledger
-	cpus   int
-	burst  int
 	rx     *nicSet
 	boxes  []mailbox // boxes[c]: packets for CPU c's reader
-	nextID int
 }
 
 // nic is one CPU's receive side: packets announced by its interrupts and
@@ -64,6 +61,7 @@ type nic struct {
 type nicSet struct {
 	burst int
 	cpu   []nic
+	next  int // the next packet's number
 }
 
 // newNICs spreads packets over the CPUs' NICs and requests their
@@ -87,6 +85,22 @@ func (n *nicSet) irq(c *sim.Ctx) {
 	c.RaiseSoftirq(sim.NetRxSoftirq)
 }
 
+// poll is the NAPI poll on the CPU c runs on: up to one burst of the
+// packets its NIC announced, each numbered and passed to receive, and
+// NET_RX raised again while more are waiting.
+func (n *nicSet) poll(c *sim.Ctx, receive func(pkt int)) {
+	nic := &n.cpu[c.RawSmpProcessorID()]
+	for budget := n.burst; budget > 0 && nic.polled < nic.announced; budget-- {
+		pkt := n.next
+		n.next++
+		nic.polled++
+		receive(pkt)
+	}
+	if nic.polled < nic.announced {
+		c.RaiseSoftirq(sim.NetRxSoftirq)
+	}
+}
+
 // mailbox hands packets from one CPU's NAPI poll to the next CPU's reader:
 // single producer, single consumer, published with a release store.
 type mailbox struct {
@@ -96,7 +110,7 @@ type mailbox struct {
 
 func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
-	l := &ring2005Load{ledger: newLedger(packets), cpus: cpus, burst: burst, boxes: make([]mailbox, cpus)}
+	l := &ring2005Load{ledger: newLedger(packets), boxes: make([]mailbox, cpus)}
 	if locked {
 		l.pool = ring2005.NewLocked(m, v.Int("ring"), l.ledger)
 	} else {
@@ -114,24 +128,16 @@ func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 	return func() *sim.Failure { return l.ledger.check(l.pool.Slots()) }
 }
 
-// netRxAction is the NAPI poll: up to one burst of packets, each given a
-// data buffer and handed to the next CPU; more pending → poll again.
+// netRxAction is NET_RX: each packet polled gets a data buffer and goes
+// to the next CPU's reader.
 func (l *ring2005Load) netRxAction(c *sim.Ctx) {
-	cpu := c.RawSmpProcessorID()
-	n := &l.rx.cpu[cpu]
-	box := &l.boxes[(cpu+1)%l.cpus]
-	for budget := l.burst; budget > 0 && n.polled < n.announced; budget-- {
-		pkt := l.nextID
-		l.nextID++
-		n.polled++
+	box := &l.boxes[(c.RawSmpProcessorID()+1)%len(l.boxes)]
+	l.rx.poll(c, func(pkt int) {
 		data := l.pool.AllocData(c)
 		l.ledger.take(c, pkt, data)
 		box.pkts = append(box.pkts, pkt)
 		c.SmpStoreRelease(box.published, uint64(len(box.pkts)))
-	}
-	if n.polled < n.announced {
-		c.RaiseSoftirq(sim.NetRxSoftirq)
-	}
+	})
 }
 
 // reader is the socket reader on CPU cpu: it frees the data buffer of

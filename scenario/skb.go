@@ -75,12 +75,8 @@ func (p qmemPool) holding() ([]uint64, error) { return p.pool.Holding() }
 // else notices; every alloc and free is recorded for the pool model.
 type skbLoad struct {
 	pool    bufPool
-	kc      *sim.KmemCache
-	cpus    int
-	burst   int
 	rx      *nicSet
 	boxes   []txBox
-	nextID  int
 	hist    linearizability.PoolHistory
 	readers *sim.Cell // readers finished
 }
@@ -155,7 +151,7 @@ func buildSKB(m *sim.Machine, v Values) Check {
 	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
 	kc := m.KmemCacheCreate("skbuff_data", 2)
 	m.ScopeCosts()
-	l := &skbLoad{kc: kc, cpus: cpus, burst: burst, boxes: make([]txBox, cpus),
+	l := &skbLoad{boxes: make([]txBox, cpus),
 		readers: m.NewCell("readers_done", sim.W32, 0)}
 	l.pool = newBufPool(m, v, kc, false)
 	m.OpenSoftirq(sim.NetRxSoftirq, l.napiPoll)
@@ -186,15 +182,11 @@ func buildSKB(m *sim.Machine, v Values) Check {
 	return func() *sim.Failure { return l.check(m) }
 }
 
-// napiPoll receives up to a burst: a buffer for each packet, the packet's
-// number written into it, the packet handed to the next CPU.
+// napiPoll is NET_RX: each packet polled gets a buffer, writes its number
+// into it, and goes to the next CPU.
 func (l *skbLoad) napiPoll(c *sim.Ctx) {
-	cpu := c.RawSmpProcessorID()
-	n := &l.rx.cpu[cpu]
-	box := &l.boxes[(cpu+1)%l.cpus]
-	for budget := l.burst; budget > 0 && n.polled < n.announced; budget-- {
-		pkt := l.nextID
-		l.nextID++
+	box := &l.boxes[(c.RawSmpProcessorID()+1)%len(l.boxes)]
+	l.rx.poll(c, func(pkt int) {
 		var buf uint64
 		l.hist.Alloc(c, pkt+1, func() uint64 {
 			c.Account(func() { buf = l.pool.alloc(c) })
@@ -203,19 +195,14 @@ func (l *skbLoad) napiPoll(c *sim.Ctx) {
 		if buf == 0 {
 			// The NIC drops the packet; the next CPU expects one fewer.
 			c.Annotate("packet %d dropped: no buffer", pkt)
-			n.polled++
 			c.AtomicAddReturn(box.expect, -1)
-			continue
+			return
 		}
-		n.polled++
 		c.Store(c.Machine().Object(buf).Word(0), uint64(pkt+1)) // receive into it
 		box.pkts = append(box.pkts, pkt)
 		box.bufs = append(box.bufs, buf)
 		c.SmpStoreRelease(box.published, uint64(len(box.pkts)))
-	}
-	if n.polled < n.announced {
-		c.RaiseSoftirq(sim.NetRxSoftirq)
-	}
+	})
 }
 
 // freeUpTo frees this CPU's packets up to published and returns how many

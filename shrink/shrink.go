@@ -95,8 +95,15 @@ type shrinker struct {
 // recorded.
 var ErrNotFailing = errors.New("the schedule does not fail the way it recorded, so there is nothing to keep while shrinking")
 
+// ErrHangs is returned for a watchdog failure: every replay of it hangs
+// simulated code until the watchdog fires, so it is not shrunk.
+var ErrHangs = errors.New("a watchdog failure is not shrunk: each replay hangs until the watchdog fires")
+
 // Shrink shrinks a failing schedule.
 func Shrink(f *schedule.File, b Budget) (Outcome, error) {
+	if f.Failure != nil && f.Failure.Kind == sim.KindWatchdog {
+		return Outcome{}, ErrHangs
+	}
 	rep, err := explore.Replay(f, false)
 	if err != nil {
 		return Outcome{}, err
@@ -149,7 +156,7 @@ func (s *shrinker) try(values scenario.Values, moves []sim.Move, smallerParams b
 		return false
 	}
 	s.attempts++
-	r := s.sc.Run(values, scenario.Options{MaxSteps: s.maxSteps, Watchdog: -1}, sim.NewLenient(moves))
+	r := s.sc.Run(values, scenario.Options{MaxSteps: s.maxSteps}, sim.NewLenient(moves))
 	if r.Err != nil || !r.Failure.Same(s.want) {
 		return false
 	}
@@ -239,7 +246,7 @@ func (s *shrinker) research(values scenario.Values, smallerParams bool) bool {
 			break
 		}
 		s.attempts++
-		r := s.sc.Run(values, scenario.Options{MaxSteps: s.maxSteps, Watchdog: -1}, sim.NewRandom(sim.RunSeed(seed, 0)))
+		r := s.sc.Run(values, scenario.Options{MaxSteps: s.maxSteps}, sim.NewRandom(sim.RunSeed(seed, 0)))
 		if r.Err == nil && r.Failure.Same(s.want) {
 			if cand := (state{values, r}); found == nil || less(cand.score(), found.score()) {
 				found = &cand

@@ -90,9 +90,12 @@ func TestRing2005ShrinksToItsEssence(t *testing.T) {
 	t.Log("\n" + strings.Join(table, "\n"))
 }
 
-func TestShrinkRefusesAPassingSchedule(t *testing.T) {
+func TestShrinkRefusesWhatItCannotKeep(t *testing.T) {
 	f := failing(t, "ring2005", 1)
 	f.Failure.Message = "something else"
 	_, err := Shrink(f, Budget{Attempts: 10})
 	assert.ErrorIs(t, err, ErrNotFailing)
+	f.Failure.Kind = "watchdog"
+	_, err = Shrink(f, Budget{Attempts: 10})
+	assert.ErrorIs(t, err, ErrHangs)
 }

@@ -296,7 +296,8 @@ func TestCorpusEntries(t *testing.T) {
 
 	code, _, errOut = simrun(t, "corpus", path, "-o", entry, "--bogus")
 	assert.Equal(t, exitUsage, code)
-	code, _, errOut = simrun(t, "explore", "ring2005", "--seed=2", "-o", path)
+	assert.Equal(t, "simrun corpus: flag provided but not defined: -bogus\n", errOut)
+	code, _, _ = simrun(t, "explore", "ring2005", "--seed=2", "-o", path)
 	require.Equal(t, exitFailure, code)
 	code, _, errOut = simrun(t, "corpus", path)
 	assert.Equal(t, exitUsage, code)
