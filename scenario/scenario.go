@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -162,13 +161,12 @@ func Lookup(name string) (*Scenario, error) {
 type Options struct {
 	MaxSteps int
 	Trace    bool
-	Watchdog time.Duration
 }
 
 // Run builds the scenario with values v on a fresh machine, runs it under
 // strategy and applies the end-of-run check to a clean run.
 func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result {
-	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Watchdog: opt.Watchdog}
+	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace}
 	if s.AllocFailures != nil {
 		cfg.AllocFailures = s.AllocFailures(v)
 	}
