@@ -195,6 +195,11 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	f.spinning = false
 	var ret uint64
 	ev := Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
+	// Counted first: some operations below return early (a bh enable that
+	// runs softirqs, ksoftirqd).
+	if !m.scoped || f.accounting > 0 {
+		m.costs.count(o.kind)
+	}
 	tr := m.cfg.Trace // the event's strings are built only when traced
 	if o.cell != nil {
 		if tr {
@@ -352,9 +357,6 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			ev.Op = "kfree"
 		}
 		m.slabFree(f, o, &ev)
-	}
-	if !m.scoped || f.accounting > 0 {
-		m.costs.count(o.kind)
 	}
 	m.record(ev)
 	return ret

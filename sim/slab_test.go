@@ -131,3 +131,18 @@ func TestCostsCount(t *testing.T) {
 	})
 	assert.Equal(t, Costs{Atomics: 2, Barriers: 2, Toggles: 2}, r.Costs)
 }
+
+// A local_bh_enable that runs pending softirqs is a toggle like any other.
+func TestCostsCountBhEnableThatRunsSoftirqs(t *testing.T) {
+	m := build(t, Config{CPUs: 1}, func(m *Machine) {
+		m.OpenSoftirq(NetRxSoftirq, func(c *Ctx) {})
+		m.Go("t", 0, func(c *Ctx) {
+			c.LocalBhDisable()
+			c.RaiseSoftirq(NetRxSoftirq)
+			c.LocalBhEnable() // runs NET_RX here
+		})
+	})
+	r := m.Run(NewBytes(nil))
+	require.Nil(t, r.Failure)
+	assert.Equal(t, int64(2), r.Costs.Toggles)
+}
