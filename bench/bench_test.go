@@ -8,8 +8,6 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
-// Bulks are the bulk sizes of the original's table.
-var Bulks = []int{1, 2, 4, 8, 16}
 
 func BenchmarkAlfMPMC(b *testing.B) {
 	for _, bulk := range Bulks {

@@ -46,3 +46,12 @@ func (p *progress) clear() {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 }
+
+// note shows what is being done now, on a terminal.
+func (p *progress) note(s string) {
+	if !p.on {
+		return
+	}
+	p.shown = true
+	fmt.Fprintf(p.w, "\r\033[K%s (%v elapsed)", s, time.Since(p.start).Round(time.Second))
+}

@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
+	"github.com/kernelsim/lfsim/bench"
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
@@ -34,6 +36,7 @@ const usage = `usage:
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
+  simrun bench [--benchtime=D]
 
 A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.`
 
@@ -56,11 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return shrinkCmd(args[1:], stdout, stderr)
 	case "corpus":
 		return corpusCmd(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink or corpus)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink, corpus or bench)\n", args[0])
 	return exitUsage
 }
 
@@ -505,5 +510,28 @@ func corpusCmd(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes of decisions for %s): copy it under fuzz/testdata/fuzz/%s/ to make it a regression test\n", dst, len(data), t.Name, t.Name)
+	return exitPass
+}
+
+// benchCmd runs the native benchmarks and prints the original's tables
+// with our figures beside them.
+func benchCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench")
+	benchtime := fs.Duration("benchtime", time.Second, "run each benchmark about this long")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "bench", err)
+	}
+	if len(pos) != 0 || *benchtime <= 0 {
+		return usageError(stderr, "bench", fmt.Errorf("want no arguments and a positive --benchtime (got %v)", *benchtime))
+	}
+	// testing.Benchmark reads the testing package's own flag.
+	testing.Init()
+	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
+		return usageError(stderr, "bench", err)
+	}
+	prog := newProgress(stderr, false)
+	bench.Table(stdout, func(name string) { prog.note(name) })
+	prog.clear()
 	return exitPass
 }

@@ -303,3 +303,17 @@ func TestCorpusEntries(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, "no fuzz target runs scenario ring2005 with cpus=2 ring=8 burst=8 packets=64")
 }
+
+func TestBenchPrintsTheOriginalsTablesBesideOurs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every native benchmark")
+	}
+	code, out, _ := simrun(t, "bench", "--benchtime=2ms")
+	require.Equal(t, exitPass, code)
+	for _, want := range []string{"MPMC original", "8.60", "0.75", "bulk16/bulk1", "2 producers + 2 consumers", "buffered chan", "mutex ring", "qmempool-softirq", "19.6 (SLUB)", "sync.Pool"} {
+		assert.Contains(t, out, want)
+	}
+	code, _, errs := simrun(t, "bench", "--benchtime=0s")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "positive --benchtime")
+}
