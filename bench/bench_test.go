@@ -8,7 +8,6 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
-
 func BenchmarkAlfMPMC(b *testing.B) {
 	for _, bulk := range Bulks {
 		b.Run(fmt.Sprintf("bulk=%d/1g", bulk), func(b *testing.B) { Single(b, NewAlfMPMC(1), bulk) })
