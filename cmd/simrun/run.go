@@ -37,6 +37,7 @@ const usage = `usage:
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
   simrun bench [--benchtime=D]
+  simrun compare SCENARIO [--budget=D] [--seed=N] [--race=auto|on|off] [--set key=value ...]
 
 A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.`
 
@@ -59,13 +60,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return shrinkCmd(args[1:], stdout, stderr)
 	case "corpus":
 		return corpusCmd(args[1:], stdout, stderr)
+	case "compare":
+		return compareCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink, corpus or bench)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink, corpus, bench or compare)\n", args[0])
 	return exitUsage
 }
 

@@ -317,3 +317,39 @@ func TestBenchPrintsTheOriginalsTablesBesideOurs(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "positive --benchtime")
 }
+
+func TestCompareTabulatesSimulatorAndStress(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, out, _ := simrun(t, "compare", "ring2005", "--budget=2s", "--race=off")
+	require.Equal(t, exitFailure, code, out)
+	assert.Regexp(t, `simulator +yes `, out)
+	assert.Contains(t, out, "replay: simrun replay ring2005-compare-seed1.sched")
+	assert.FileExists(t, filepath.Join(dir, "ring2005-compare-seed1.sched"))
+	assert.Regexp(t, `stress +(yes|no) `, out)
+	assert.NotContains(t, out, "stress -race")
+
+	code, _, errs := simrun(t, "compare", "alf-irq")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "stress has no native workload")
+	code, _, errs = simrun(t, "compare", "ring2005", "--budget=0s")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "positive budget")
+}
+
+func TestRaceSiteNamesTheSubjectsLines(t *testing.T) {
+	report := `WARNING: DATA RACE
+Read at 0x00c000024180 by goroutine 11:
+  github.com/kernelsim/lfsim/native.(*Ctx).Load()
+      /src/native/ctx.go:24 +0xaf
+  github.com/kernelsim/lfsim/pool/ring2005native.(*Ring).AllocData()
+      pool/ring2005/ring.go:56 +0x1a
+
+Previous write at 0x00c000024180 by goroutine 12:
+  github.com/kernelsim/lfsim/native.(*Ctx).Store()
+      /src/native/ctx.go:27 +0x2be
+  github.com/kernelsim/lfsim/pool/ring2005native.(*Ring).FreeData()
+      pool/ring2005/ring.go:81 +0x23f
+`
+	assert.Equal(t, "read in pool/ring2005native.(*Ring).AllocData() at pool/ring2005/ring.go:56, previous write in pool/ring2005native.(*Ring).FreeData() at pool/ring2005/ring.go:81", raceSite(report))
+}

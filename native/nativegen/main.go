@@ -142,12 +142,28 @@ func rewrite(rel string, src []byte, pkg string) ([]byte, error) {
 		}
 		return true
 	})
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, header, rel)
-	if err := format.Node(&buf, fset, f); err != nil {
+	var body bytes.Buffer
+	if err := format.Node(&body, fset, f); err != nil {
 		return nil, err
 	}
-	// Imports are sorted by path in the source; a renamed path may sort
-	// differently, which gofmt leaves alone but goimports would not.
-	return format.Source(buf.Bytes())
+	// Everything from the package clause on keeps the source's lines (only
+	// names change, and the import block keeps its length), so one line
+	// directive makes panics, race reports and profiles of the native
+	// build point at the simulated source, the one people read.
+	text, err := format.Source(body.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	_, after, ok := bytes.Cut(text, []byte("\npackage "))
+	if !bytes.HasPrefix(text, []byte("package ")) && !ok {
+		return nil, fmt.Errorf("%s: no package clause in the output", rel)
+	}
+	if ok {
+		text = append([]byte("package "), after...)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, header, rel)
+	fmt.Fprintf(&buf, "//line %s:%d\n", rel, fset.Position(f.Package).Line)
+	buf.Write(text)
+	return buf.Bytes(), nil
 }
