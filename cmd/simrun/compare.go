@@ -34,6 +34,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := newFlagSet("compare")
 	budget := fs.Duration("budget", 60*time.Second, "time each column may take")
 	seed := fs.Uint64("seed", 1, "seed of the exploration and of the stress mix")
+	strategy := fs.String("strategy", explore.Random, "the simulator's strategy: random or pct")
 	race := fs.String("race", "auto", "the go test -race column: auto (plain-memory subjects only), on or off")
 	var set setFlags
 	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
@@ -58,10 +59,10 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if !contains(stress.Supported(), s.Name) {
 		return usageError(stderr, "compare", fmt.Errorf("%s: stress has no native workload for it (it has %s)", s.Name, strings.Join(stress.Supported(), ", ")))
 	}
-	fmt.Fprintf(stdout, "%s (%s), budget %v per column, seed %d\n\n", s.Name, s.String(v), *budget, *seed)
+	fmt.Fprintf(stdout, "%s (%s), budget %v per column, seed %d, simulator strategy %s\n\n", s.Name, s.String(v), *budget, *seed, *strategy)
 
 	// The simulator.
-	cfg := explore.Config{Scenario: s, Values: v, Strategy: explore.Random, Seed: *seed, Runs: 0, Time: *budget, Depth: 3, Options: scenario.Options{}}
+	cfg := explore.Config{Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Runs: 0, Time: *budget, Depth: 3, Options: scenario.Options{}}
 	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, "compare", err)
 	}

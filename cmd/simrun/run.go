@@ -37,7 +37,7 @@ const usage = `usage:
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
   simrun bench [--benchtime=D]
-  simrun compare SCENARIO [--budget=D] [--seed=N] [--race=auto|on|off] [--set key=value ...]
+  simrun compare SCENARIO [--budget=D] [--seed=N] [--strategy=random|pct] [--race=auto|on|off] [--set key=value ...]
 
 A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.`
 
