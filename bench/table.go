@@ -99,13 +99,14 @@ func Table(w io.Writer, progress func(string)) {
 	fmt.Fprintln(tw, "allocator\tfast-path reuse\toriginal\t256 allocs then 256 frees\toriginal\t")
 	for _, name := range Allocators {
 		o := origPool[name]
-		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%.2f\t%s\t\n", name, pool[name][1], or(o[1]), pool[name][256], or(o[256]))
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%.2f\t%s\t\n", name, pool[name][1], orDash(o[1]), pool[name][256], orDash(o[256]))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nslab is package native's kmem_cache (a free list under a mutex), not SLUB; qmempool-bh is Alloc/Free from task context (bh toggles are counters natively).")
 }
 
-func or(s string) string {
+// orDash is s, or "-" when there is no figure.
+func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}

@@ -32,9 +32,6 @@ func (c *Ctx) ReadOnce(x *Cell) uint64 { return atomic.LoadUint64(&x.v) }
 // WriteOnce is WRITE_ONCE.
 func (c *Ctx) WriteOnce(x *Cell, v uint64) { atomic.StoreUint64(&x.v, v) }
 
-// SmpLoadAcquire is smp_load_acquire.
-func (c *Ctx) SmpLoadAcquire(x *Cell) uint64 { return atomic.LoadUint64(&x.v) }
-
 // SmpStoreRelease is smp_store_release.
 func (c *Ctx) SmpStoreRelease(x *Cell, v uint64) { atomic.StoreUint64(&x.v, v) }
 
@@ -53,15 +50,6 @@ func (c *Ctx) Cmpxchg(x *Cell, old, new uint64) uint64 {
 		}
 	}
 }
-
-// Xchg is xchg.
-func (c *Ctx) Xchg(x *Cell, v uint64) uint64 { return atomic.SwapUint64(&x.v, v) }
-
-// AtomicAddReturn is atomic_add_return.
-func (c *Ctx) AtomicAddReturn(x *Cell, d int64) uint64 { return atomic.AddUint64(&x.v, uint64(d)) }
-
-// SmpMb is smp_mb: nothing, see the package doc.
-func (c *Ctx) SmpMb() {}
 
 // SmpWmb is smp_wmb: nothing, see the package doc.
 func (c *Ctx) SmpWmb() {}
@@ -85,9 +73,6 @@ const relaxYield = 16
 
 // SmpProcessorID is smp_processor_id.
 func (c *Ctx) SmpProcessorID() int { return c.cpu }
-
-// RawSmpProcessorID is raw_smp_processor_id.
-func (c *Ctx) RawSmpProcessorID() int { return c.cpu }
 
 // PreemptDisable is preempt_disable: a counter.
 func (c *Ctx) PreemptDisable() { c.preempt++ }
@@ -161,6 +146,3 @@ func (c *Ctx) Panic(format string, args ...any) { c.Fail(KindPanic, format, args
 func (c *Ctx) Fail(kind, format string, args ...any) {
 	panic(&Failure{Kind: kind, CPU: c.cpu, Msg: fmt.Sprintf(format, args...)})
 }
-
-// Annotate is a trace note in the simulator; natively nothing.
-func (c *Ctx) Annotate(format string, args ...any) {}

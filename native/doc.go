@@ -1,9 +1,9 @@
-// Package native is the real machine: the same kernel API as package sim
-// (Ctx with READ_ONCE, cmpxchg, smp_wmb, cpu_relax, preempt and bh
-// toggles, kmem_cache, spinlocks, BUG_ON) resolved to sync/atomic and
-// ordinary memory, so that the subjects written for the simulator run on
-// real goroutines and real CPUs, at full speed, with no copy of their
-// algorithm.
+// Package native is the real machine: the part of package sim's kernel API
+// that the subjects call (Ctx with READ_ONCE, cmpxchg, smp_wmb, cpu_relax,
+// preempt and bh toggles, kmem_cache, spinlocks, BUG_ON), resolved to
+// sync/atomic and ordinary memory, so that the subjects written for the
+// simulator run on real goroutines and real CPUs, at full speed, with no
+// copy of their algorithm.
 //
 // # One source, two machines
 //
@@ -17,23 +17,24 @@
 // the two cannot drift apart; `go generate ./...` brings them back.
 //
 // Generation was chosen over the alternatives by measurement. Generic
-// subjects over a memory interface (func MPEnqueue[C Mem](c C, ...)) run
-// through the GC-shape dictionary: every READ_ONCE and cmpxchg becomes an
-// indirect call that the compiler does not inline, which cost 1.3 to 1.4
-// times the hand-written sync/atomic queue at bulk 1, over the 1.3 budget
-// with nothing left for the rest. Build tags would need the subject to
-// import one machine or the other, so the simulator and the native build
-// could not be linked into one binary (the comparison command needs both).
-// With generation every Ctx method below is a leaf the compiler inlines: a
-// READ_ONCE is one atomic load, a smp_wmb is nothing. The benchmarks in
-// package bench measure the result against a hand-written queue.
+// subjects over a memory interface (func MPEnqueue[C Mem](c C, ...)) keep
+// every READ_ONCE, cmpxchg and slot store a call the compiler does not
+// inline, even for a type argument of its own GC shape: in a scratch
+// benchmark of MP enqueue + MC dequeue against a hand-written sync/atomic
+// queue they cost 1.11 to 1.25 times as much at bulk 1 and 1.76 to 2.11
+// times at bulk 16, where the budget is 1.1. Build tags would need the
+// subject to import one machine or the other, so the simulator and the
+// native build could not be linked into one binary (simrun compare needs
+// both). With generation every Ctx method below is a leaf the compiler
+// inlines: a READ_ONCE is one atomic load, a smp_wmb is nothing. The
+// benchmarks in package bench measure the result against a hand-written
+// queue.
 //
 // # What the kernel API becomes
 //
-//   - READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release, cmpxchg,
-//     xchg, atomic_add_return: sync/atomic operations, which are sequentially
-//     consistent in the Go memory model.
-//   - smp_mb, smp_wmb, smp_rmb: nothing. Every access they order against is
+//   - READ_ONCE, WRITE_ONCE, smp_store_release, cmpxchg: sync/atomic
+//     operations, which are sequentially consistent in the Go memory model.
+//   - smp_wmb, smp_rmb: nothing. Every access they order against is
 //     a sync/atomic one on the other side, which already orders the plain
 //     accesses around it (and makes the race detector see the edge).
 //   - Plain loads and stores (Load, Store): plain Go memory accesses. Code
@@ -41,7 +42,8 @@
 //   - cpu_relax: runtime.Gosched. Goroutines have no priorities, so a
 //     spinning waiter always lets the waited-for goroutine run eventually:
 //     the priority-inversion lockups the simulator finds cannot happen here.
-//   - preempt_disable, local_bh_disable, local_irq_save and their inverses:
+//   - preempt_disable, local_bh_disable, local_irq_save (inside
+//     spin_lock_irqsave) and their inverses:
 //     counters on the Ctx, checked only for balance. A goroutine is never
 //     preempted by another goroutine of the same CPU id, because each CPU id
 //     is owned by one goroutine at a time (see Machine.CPU).
@@ -52,6 +54,9 @@
 //   - kmem_cache: a LIFO free list of objects under a mutex, like a slab's
 //     node list without the per-CPU layer, with double and invalid frees
 //     caught.
+//
+// An API call a subject starts to make needs its method here first: the
+// generated build does not compile until then.
 //
 // Cells store their value whole: the subjects do their own modular
 // arithmetic, so the width a cell was declared with only matters to the

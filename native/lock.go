@@ -28,18 +28,6 @@ func (c *Ctx) SpinUnlock(l *Spinlock) {
 	c.PreemptEnable()
 }
 
-// SpinLockBh is spin_lock_bh.
-func (c *Ctx) SpinLockBh(l *Spinlock) {
-	c.LocalBhDisable()
-	c.SpinLock(l)
-}
-
-// SpinUnlockBh is spin_unlock_bh.
-func (c *Ctx) SpinUnlockBh(l *Spinlock) {
-	c.SpinUnlock(l)
-	c.LocalBhEnable()
-}
-
 // SpinLockIrqsave is spin_lock_irqsave.
 func (c *Ctx) SpinLockIrqsave(l *Spinlock) IrqFlags {
 	fl := c.LocalIrqSave()

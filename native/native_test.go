@@ -21,7 +21,7 @@ func TestCmpxchgReturnsTheValueItFound(t *testing.T) {
 }
 
 // TestAtomicsCountUnderContention: four goroutines, four CPU ids, one
-// counter incremented by cmpxchg loops and by atomic_add_return.
+// counter incremented by cmpxchg loops.
 func TestAtomicsCountUnderContention(t *testing.T) {
 	m := NewMachine(4)
 	x := m.NewCell("x", W64, 0)
@@ -30,14 +30,15 @@ func TestAtomicsCountUnderContention(t *testing.T) {
 		wg.Go(func() {
 			c := m.CPU(cpu)
 			for range 1000 {
-				for {
-					old := c.ReadOnce(x)
-					if c.Cmpxchg(x, old, old+1) == old {
-						break
+				for range 2 {
+					for {
+						old := c.ReadOnce(x)
+						if c.Cmpxchg(x, old, old+1) == old {
+							break
+						}
+						c.CpuRelax()
 					}
-					c.CpuRelax()
 				}
-				c.AtomicAddReturn(x, 1)
 			}
 		})
 	}
@@ -105,9 +106,6 @@ func TestKmemCache(t *testing.T) {
 	c.KmemCacheFree(kc, a)
 	assert.Equal(t, KindDoubleFree, failure(t, func() { c.KmemCacheFree(kc, a) }).Kind)
 	assert.Equal(t, KindInvalidFree, failure(t, func() { c.KmemCacheFree(kc, 99) }).Kind)
-	kc.FailNext(1)
-	assert.Zero(t, c.KmemCacheAlloc(kc, GFPAtomic), "injected failure")
-	assert.NotZero(t, c.KmemCacheAlloc(kc, GFPAtomic))
 	// Past one chunk of objects.
 	for range chunkObjects + 1 {
 		h := c.KmemCacheAlloc(kc, GFPAtomic)

@@ -34,9 +34,6 @@ type KmemCache struct {
 	live   []bool   // by handle
 	made   uint64
 	chunks [maxChunks]atomic.Pointer[[]uint64]
-	// Failures makes the next allocations fail (return 0): a test's
-	// injection, like the simulator's allocation-failure decisions.
-	failures atomic.Int64
 }
 
 // KmemCacheCreate is kmem_cache_create: objects of words words each.
@@ -46,9 +43,6 @@ func (m *Machine) KmemCacheCreate(name string, words int) *KmemCache {
 	}
 	return &KmemCache{name: name, words: words, live: []bool{false}}
 }
-
-// FailNext makes the next n allocations from the cache fail.
-func (kc *KmemCache) FailNext(n int) { kc.failures.Store(int64(n)) }
 
 // Live returns how many objects are allocated.
 func (kc *KmemCache) Live() int {
@@ -65,12 +59,9 @@ func (kc *KmemCache) Words(h uint64) []uint64 {
 	return ch[off : off+kc.words : off+kc.words]
 }
 
-// KmemCacheAlloc is kmem_cache_alloc: an object, or 0 when the memory is
-// exhausted (or a failure was injected).
+// KmemCacheAlloc is kmem_cache_alloc: an object, or 0 when the cache has
+// handed out all the objects it can address.
 func (c *Ctx) KmemCacheAlloc(kc *KmemCache, gfp GFP) uint64 {
-	if kc.failures.Load() > 0 && kc.failures.Add(-1) >= 0 {
-		return 0
-	}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	if n := len(kc.free); n > 0 {

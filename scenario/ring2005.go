@@ -216,23 +216,36 @@ func (g *ledger) release(c *sim.Ctx, pkt int) uint64 {
 	return b
 }
 
-// check runs at the end of a clean run, when every packet has been freed:
-// each buffer must be either in exactly one ring slot or kfree'd.
+// check runs at the end of a clean run, when every packet has been freed.
 func (g *ledger) check(slots []uint64) *sim.Failure {
-	where := make([][]int, len(g.owner))
+	kind, msg := RingLeftovers(slots, len(g.owner)-1,
+		func(b int) bool { return g.kfreed[b] }, func(b int) bool { return g.owner[b] != 0 })
+	if kind == "" {
+		return nil
+	}
+	return &sim.Failure{Kind: kind, Message: msg}
+}
+
+// RingLeftovers is the end-of-run check of a 2005 ring workload, on the
+// simulated machine or the real one: each of the buffers 1..buffers must
+// be either in exactly one ring slot or kfree'd (kfreed), unless a packet
+// still owns it (owned). It returns the kind and a description of the
+// first kind of violation, or "", "".
+func RingLeftovers(slots []uint64, buffers int, kfreed, owned func(b int) bool) (kind, msg string) {
+	where := make([][]int, buffers+1)
 	for i, b := range slots {
 		if b != 0 {
 			where[b] = append(where[b], i)
 		}
 	}
 	var uaf, twice, lost []string
-	for b := 1; b < len(g.owner); b++ {
+	for b := 1; b <= buffers; b++ {
 		switch {
-		case g.kfreed[b] && len(where[b]) > 0:
+		case kfreed(b) && len(where[b]) > 0:
 			uaf = append(uaf, fmt.Sprintf("buffer #%d was kfree'd but is still in ring slot %d", b, where[b][0]))
 		case len(where[b]) > 1:
 			twice = append(twice, fmt.Sprintf("buffer #%d is in ring slots %v: the ring will hand it to two packets", b, where[b]))
-		case !g.kfreed[b] && len(where[b]) == 0 && g.owner[b] == 0:
+		case !kfreed(b) && len(where[b]) == 0 && !owned(b):
 			lost = append(lost, fmt.Sprintf("buffer #%d is neither in the ring, nor owned, nor freed (leaked)", b))
 		}
 	}
@@ -245,8 +258,8 @@ func (g *ledger) check(slots []uint64) *sim.Failure {
 			if len(found.msgs) > 1 {
 				msg += fmt.Sprintf(" (and %d more like it)", len(found.msgs)-1)
 			}
-			return &sim.Failure{Kind: found.kind, Message: msg}
+			return found.kind, msg
 		}
 	}
-	return nil
+	return "", ""
 }

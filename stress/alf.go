@@ -20,15 +20,15 @@ const longRound = 1000
 // alfLoad is the alf_queue scenarios' workload: goroutines calling MP
 // enqueue and MC dequeue with fresh values.
 type alfLoad struct {
-	name     string
-	workers  int
-	size     int
-	bulk     int
-	ops      int
-	opt      alfnative.Options
-	spec     model.Spec
-	protect  bool // preempt_disable around each call (a counter natively)
-	alternat bool // enqueue, dequeue, enqueue, ... (alf-preempt's tasks)
+	name      string
+	workers   int
+	size      int
+	bulk      int
+	ops       int
+	opt       alfnative.Options
+	spec      model.Spec
+	protect   bool // preempt_disable around each call (a counter natively)
+	alternate bool // enqueue, dequeue, enqueue, ... (alf-preempt's tasks)
 }
 
 func newAlfLoad(name string, v scenario.Values) (workload, error) {
@@ -44,7 +44,7 @@ func newAlfLoad(name string, v scenario.Values) (workload, error) {
 		l.opt.Copy = alfnative.CopySimple
 	}
 	if name == "alf-preempt" { // two tasks on one CPU, preemption enabled
-		l.workers, l.protect, l.alternat = 2, false, true
+		l.workers, l.protect, l.alternate = 2, false, true
 	}
 	if _, err := alfnative.New(native.NewMachine(1), "q", l.size, l.opt); err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func (l *alfLoad) round(r *round) int64 {
 			}
 			k := 1 + rng.IntN(l.bulk)
 			enqueue := rng.IntN(2) == 0
-			if l.alternat {
+			if l.alternate {
 				enqueue = i%2 == 0
 			}
 			if l.protect {

@@ -1,9 +1,7 @@
 package stress
 
 import (
-	"fmt"
 	"runtime"
-	"strings"
 	"sync/atomic"
 
 	"github.com/kernelsim/lfsim/native"
@@ -31,22 +29,14 @@ func (l *ringLoad) note() string {
 
 func (l *ringLoad) round(r *round) int64 {
 	m := native.NewMachine(l.cpus)
-	g := newLedger(l.packets + 1)
+	g := newLedger(l.packets)
 	var pool ring2005native.Pool
 	if l.locked {
 		pool = ring2005native.NewLocked(m, l.size, g)
 	} else {
 		pool = ring2005native.New(m, l.size, g)
 	}
-	boxes := make([]chan int, l.cpus)
-	quota := make([]int, l.cpus)
-	for c := range l.cpus {
-		boxes[c] = make(chan int, l.packets)
-		quota[c] = l.packets / l.cpus
-		if c < l.packets%l.cpus {
-			quota[c]++
-		}
-	}
+	quota, boxes := mailboxes[int](l.packets, l.cpus)
 	var next atomic.Int64
 	var calls atomic.Int64
 	r.goAll(l.cpus, func(cpu int) {
@@ -76,8 +66,10 @@ func (l *ringLoad) round(r *round) int64 {
 		}
 	})
 	if r.failure() == nil {
-		if msg := g.check(pool.Slots()); msg != "" {
-			r.fail(&native.Failure{Kind: "ring-corrupt", CPU: -1, Msg: msg})
+		kind, msg := scenario.RingLeftovers(pool.Slots(), int(g.made.Load()),
+			func(b int) bool { return g.kfreed[b].Load() }, func(b int) bool { return g.owner[b].Load() != 0 })
+		if kind != "" {
+			r.fail(&native.Failure{Kind: kind, CPU: -1, Msg: msg})
 		}
 	}
 	return calls.Load()
@@ -92,8 +84,10 @@ type ledger struct {
 	bufOf  []uint64       // by packet, written before the packet is handed on
 }
 
-func newLedger(buffers int) *ledger {
-	return &ledger{owner: make([]atomic.Int64, buffers+1), kfreed: make([]atomic.Bool, buffers+1), bufOf: make([]uint64, buffers)}
+// newLedger is the ledger of a round of packets: each takes a buffer from
+// the ring or from Kmalloc, so there are at most as many buffers.
+func newLedger(packets int) *ledger {
+	return &ledger{owner: make([]atomic.Int64, packets+1), kfreed: make([]atomic.Bool, packets+1), bufOf: make([]uint64, packets)}
 }
 
 // Kmalloc implements ring2005native.Allocator: a fresh buffer.
@@ -124,30 +118,4 @@ func (g *ledger) release(c *native.Ctx, pkt int) uint64 {
 		c.Fail(native.KindDoubleFree, "packet %d frees buffer #%d, which it no longer owns", pkt, b)
 	}
 	return b
-}
-
-// check is the end-of-round check: every buffer in exactly one ring slot
-// or kfree'd.
-func (g *ledger) check(slots []uint64) string {
-	where := make([][]int, g.made.Load()+1)
-	for i, b := range slots {
-		if b != 0 {
-			where[b] = append(where[b], i)
-		}
-	}
-	var bad []string
-	for b := 1; b < len(where); b++ {
-		switch {
-		case g.kfreed[b].Load() && len(where[b]) > 0:
-			bad = append(bad, fmt.Sprintf("buffer #%d was kfree'd but is still in ring slot %d", b, where[b][0]))
-		case len(where[b]) > 1:
-			bad = append(bad, fmt.Sprintf("buffer #%d is in ring slots %v", b, where[b]))
-		case !g.kfreed[b].Load() && len(where[b]) == 0:
-			bad = append(bad, fmt.Sprintf("buffer #%d is neither in the ring nor freed (leaked)", b))
-		}
-	}
-	if len(bad) > 3 {
-		bad = append(bad[:3], fmt.Sprintf("and %d more", len(bad)-3))
-	}
-	return strings.Join(bad, "; ")
 }

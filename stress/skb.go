@@ -31,17 +31,17 @@ func newSKBLoad(v scenario.Values) (workload, error) {
 	}
 	l := &skbLoad{cpus: v.Int("cpus"), burst: v.Int("burst"), packets: v.Int("packets"),
 		localq: v.Int("localq"), sharedq: v.Int("sharedq"), prealloc: v.Int("prealloc"), free: v["free"]}
-	if _, err := qmempoolnative.New(native.NewMachine(l.cpus), l.config(nil)); err != nil {
+	if _, _, err := l.pool(native.NewMachine(l.cpus)); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *skbLoad) config(kc *native.KmemCache) qmempoolnative.Config {
-	if kc == nil {
-		kc = native.NewMachine(1).KmemCacheCreate("skbuff_head_cache", 1)
-	}
-	return qmempoolnative.Config{LocalQ: l.localq, SharedQ: l.sharedq, Prealloc: l.prealloc, Kmem: kc}
+// pool makes the round's pool on m, over a cache of its own.
+func (l *skbLoad) pool(m *native.Machine) (*qmempoolnative.Pool, *native.KmemCache, error) {
+	kc := m.KmemCacheCreate("skbuff_head_cache", 1)
+	p, err := qmempoolnative.New(m, qmempoolnative.Config{LocalQ: l.localq, SharedQ: l.sharedq, Prealloc: l.prealloc, Kmem: kc})
+	return p, kc, err
 }
 
 func (l *skbLoad) note() string {
@@ -50,8 +50,7 @@ func (l *skbLoad) note() string {
 
 func (l *skbLoad) round(r *round) int64 {
 	m := native.NewMachine(l.cpus)
-	kc := m.KmemCacheCreate("skbuff_head_cache", 1)
-	p, err := qmempoolnative.New(m, l.config(kc))
+	p, kc, err := l.pool(m)
 	if err != nil {
 		panic(err) // checked in newSKBLoad
 	}
@@ -63,17 +62,10 @@ func (l *skbLoad) round(r *round) int64 {
 	if r.failure() != nil {
 		return 0
 	}
-	boxes := make([]chan uint64, l.cpus)
-	quota := make([]int, l.cpus)
-	for c := range l.cpus {
-		boxes[c] = make(chan uint64, l.packets)
-		quota[c] = l.packets / l.cpus
-		if c < l.packets%l.cpus {
-			quota[c]++
-		}
-	}
-	var owned holders
-	owned.init(l.packets + l.prealloc + 2*qmempoolnative.Bulk*l.packets + 64)
+	quota, boxes := mailboxes[uint64](l.packets, l.cpus)
+	// The slab makes the preallocated objects, then at most one object
+	// and RefillMultiplier bulks of refill per packet (a slab miss).
+	owned := newHolders(l.prealloc + l.packets*(1+qmempoolnative.RefillMultiplier*qmempoolnative.Bulk))
 	var calls atomic.Int64
 	r.goAll(l.cpus, func(cpu int) {
 		c := m.CPU(cpu)
@@ -86,6 +78,7 @@ func (l *skbLoad) round(r *round) int64 {
 					owned.take(c, obj)
 					out <- obj
 					received++
+					calls.Add(1)
 				}
 			})
 			softirq := l.free == "softirq" || (l.free == "mixed" && turn%2 == 0)
@@ -105,8 +98,8 @@ func (l *skbLoad) round(r *round) int64 {
 					p.Free(c, obj)
 				}
 				toFree--
+				calls.Add(1)
 			}
-			calls.Add(1)
 			runtime.Gosched() // the next turn may wait for another CPU's packets
 		}
 		if err := c.Balanced(); err != nil {
@@ -129,7 +122,8 @@ func (l *skbLoad) round(r *round) int64 {
 // handed out twice.
 type holders struct{ held []atomic.Bool }
 
-func (s *holders) init(n int) { s.held = make([]atomic.Bool, n) }
+// newHolders tracks objects 1..n.
+func newHolders(n int) *holders { return &holders{held: make([]atomic.Bool, n+1)} }
 
 func (s *holders) take(c *native.Ctx, obj uint64) {
 	switch {

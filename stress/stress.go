@@ -14,7 +14,6 @@ package stress
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -88,14 +87,11 @@ func Supported() []string {
 // failure.
 const FoundMarker = "stress found"
 
-// ErrUnsupported is returned for a scenario with no native workload.
-var ErrUnsupported = errors.New("no native workload")
-
 // Run stresses the scenario until a failure, the budget, or ctx's end.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	build, ok := builders[cfg.Scenario.Name]
 	if !ok {
-		return Result{}, fmt.Errorf("stress %s: %w (stress runs %s)", cfg.Scenario.Name, ErrUnsupported, strings.Join(Supported(), ", "))
+		return Result{}, fmt.Errorf("stress %s: no native workload (stress runs %s)", cfg.Scenario.Name, strings.Join(Supported(), ", "))
 	}
 	if cfg.Budget <= 0 {
 		return Result{}, fmt.Errorf("stress %s: budget %v: want a positive duration", cfg.Scenario.Name, cfg.Budget)
@@ -149,10 +145,10 @@ func (r *round) fail(f *native.Failure) {
 
 func (r *round) failure() *native.Failure { return r.first.Load() }
 
-// now is a timestamp for histories: nanoseconds since the round started,
-// doubled so that a return and a call read at the same nanosecond order
-// the return first (the call's clock read came after the operation that
-// returned had finished).
+// callTime and returnTime are timestamps for histories: nanoseconds since
+// the round started, doubled so that a return and a call read at the same
+// nanosecond order the return first (the call's clock read came after the
+// operation that returned had finished).
 func (r *round) callTime() int64   { return 2*time.Since(r.start).Nanoseconds() + 1 }
 func (r *round) returnTime() int64 { return 2 * time.Since(r.start).Nanoseconds() }
 
@@ -171,6 +167,21 @@ func (r *round) goAll(n int, fn func(i int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// mailboxes spreads packets over cpus CPUs the way the scenarios do (the
+// first packets%cpus get one more) and makes each CPU a channel that can
+// hold all of them.
+func mailboxes[T any](packets, cpus int) (quota []int, boxes []chan T) {
+	quota, boxes = make([]int, cpus), make([]chan T, cpus)
+	for c := range cpus {
+		quota[c] = packets / cpus
+		if c < packets%cpus {
+			quota[c]++
+		}
+		boxes[c] = make(chan T, packets)
+	}
+	return quota, boxes
 }
 
 // asFailure names a recovered panic the way the simulator does.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +23,7 @@ import (
 type column struct {
 	name  string
 	found bool
-	first time.Duration // to the first failure, or the whole budget
+	first time.Duration // to the first failure, when found
 	runs  string
 	what  string
 }
@@ -56,13 +57,13 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return usageError(stderr, "compare", err)
 	}
-	if !contains(stress.Supported(), s.Name) {
+	if !slices.Contains(stress.Supported(), s.Name) {
 		return usageError(stderr, "compare", fmt.Errorf("%s: stress has no native workload for it (it has %s)", s.Name, strings.Join(stress.Supported(), ", ")))
 	}
 	fmt.Fprintf(stdout, "%s (%s), budget %v per column, seed %d, simulator strategy %s\n\n", s.Name, s.String(v), *budget, *seed, *strategy)
 
 	// The simulator.
-	cfg := explore.Config{Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Runs: 0, Time: *budget, Depth: 3, Options: scenario.Options{}}
+	cfg := explore.Config{Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Runs: 0, Time: *budget, Depth: 3}
 	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, "compare", err)
 	}
@@ -71,15 +72,15 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "simrun compare: %v\n", err)
 		return exitUsage
 	}
-	sim := column{name: "simulator", runs: fmt.Sprintf("%d runs", res.Runs), first: res.Elapsed}
+	simulated := column{name: "simulator", runs: fmt.Sprintf("%d runs", res.Runs)}
 	if res.Failure != nil {
 		path := fmt.Sprintf("%s-compare-seed%d.sched", s.Name, *seed)
-		sim.found, sim.runs = true, fmt.Sprintf("run %d of %d", res.FailRun, res.Runs)
-		sim.what = fmt.Sprintf("%s on CPU%d: %s", res.Failure.Kind, res.Failure.CPU, res.Failure.Message)
+		simulated.found, simulated.first, simulated.runs = true, res.Elapsed, fmt.Sprintf("run %d of %d", res.FailRun, res.Runs)
+		simulated.what = fmt.Sprintf("%s on CPU%d: %s", res.Failure.Kind, res.Failure.CPU, res.Failure.Message)
 		if err := os.WriteFile(path, res.Schedule.Encode(), 0o644); err != nil {
 			fmt.Fprintf(stderr, "simrun compare: cannot save the failing schedule: %v\n", err)
 		} else {
-			sim.what += " (replay: simrun replay " + path + " --trace=columns)"
+			simulated.what += " (replay: simrun replay " + path + " --trace=columns)"
 		}
 	}
 
@@ -88,14 +89,12 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return usageError(stderr, "compare", err)
 	}
-	native := column{name: "stress", found: sres.Failure != nil, first: sres.Elapsed, runs: fmt.Sprintf("%d rounds", sres.Rounds)}
+	stressed := column{name: "stress", runs: fmt.Sprintf("%d rounds", sres.Rounds), what: sres.Note}
 	if sres.Failure != nil {
-		native.first, native.runs = sres.FirstFailure, fmt.Sprintf("round %d of %d", sres.Round, sres.Rounds)
-		native.what = sres.Failure.Error() + " (not reproducible)"
-	} else if sres.Note != "" {
-		native.what = sres.Note
+		stressed.found, stressed.first, stressed.runs = true, sres.FirstFailure, fmt.Sprintf("round %d of %d", sres.Round, sres.Rounds)
+		stressed.what = sres.Failure.Error() + " (not reproducible)"
 	}
-	cols := []column{sim, native}
+	cols := []column{simulated, stressed}
 
 	if *race == "on" || (*race == "auto" && strings.HasPrefix(s.Name, "ring2005")) {
 		cols = append(cols, raceColumn(ctx, s.Name, set, *budget))
@@ -114,19 +113,10 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if ctx.Err() != nil {
 		return exitInterrupted
 	}
-	if sim.found || native.found {
+	if simulated.found || stressed.found {
 		return exitFailure
 	}
 	return exitPass
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // raceColumn builds the stress package's test binary with -race and runs
@@ -153,19 +143,19 @@ func raceColumn(ctx context.Context, name string, set []string, budget time.Dura
 	run.Stdout, run.Stderr = &out, &out
 	start := time.Now()
 	err = run.Run()
-	col.first = time.Since(start)
+	took := time.Since(start)
 	text := out.String()
+	col.runs = "1 process"
 	switch {
 	case strings.Contains(text, "WARNING: DATA RACE"):
-		col.found, col.what = true, "data race: "+raceSite(text)+" (the race detector stops there, before any crash)"
+		col.found, col.first, col.what = true, took, "data race: "+raceSite(text)+" (the race detector stops there, before any crash)"
 	case strings.Contains(text, stress.FoundMarker):
-		col.found, col.what = true, "crash: "+lineWith(text, stress.FoundMarker)
+		col.found, col.first, col.what = true, took, "crash: "+lineWith(text, stress.FoundMarker)
 	case err != nil:
 		col.what = "test binary failed: " + firstLine(out.Bytes(), err)
 	default:
 		col.what = "nothing seen"
 	}
-	col.runs = "1 process"
 	return col
 }
 

@@ -126,7 +126,7 @@ func rewrite(rel string, src []byte, pkg string) ([]byte, error) {
 		if !ok {
 			continue
 		}
-		if strings.HasPrefix(path, module+"/") && spec.Name != nil {
+		if spec.Name != nil {
 			return nil, fmt.Errorf("%s: named import of %s is not supported", rel, path)
 		}
 		spec.Path.Value = strconv.Quote(to)
@@ -142,28 +142,19 @@ func rewrite(rel string, src []byte, pkg string) ([]byte, error) {
 		}
 		return true
 	})
-	var body bytes.Buffer
-	if err := format.Node(&body, fset, f); err != nil {
-		return nil, err
-	}
 	// Everything from the package clause on keeps the source's lines (only
 	// names change, and the import block keeps its length), so one line
 	// directive makes panics, race reports and profiles of the native
 	// build point at the simulated source, the one people read.
-	text, err := format.Source(body.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	_, after, ok := bytes.Cut(text, []byte("\npackage "))
-	if !bytes.HasPrefix(text, []byte("package ")) && !ok {
-		return nil, fmt.Errorf("%s: no package clause in the output", rel)
-	}
-	if ok {
-		text = append([]byte("package "), after...)
-	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, header, rel)
 	fmt.Fprintf(&buf, "//line %s:%d\n", rel, fset.Position(f.Package).Line)
-	buf.Write(text)
+	start := buf.Len()
+	if err := format.Node(&buf, fset, f); err != nil { // sorts the imports too
+		return nil, err
+	}
+	if !bytes.HasPrefix(buf.Bytes()[start:], []byte("package ")) {
+		return nil, fmt.Errorf("%s: only the package doc may precede the package clause (a build constraint would be lost)", rel)
+	}
 	return buf.Bytes(), nil
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,50 +90,62 @@ func TestRewriteRejectsNamedSubjectImports(t *testing.T) {
 
 // TestGeneratedLinesAreTheSourceLines checks the line directive's promise:
 // from the package clause on, line n of a generated file is line n of its
-// source with the package names changed, so a panic or race report in the
-// native build names the right source line.
+// source with the package names changed (comments unchanged, the imports
+// possibly re-sorted), so a panic or race report in the native build names
+// the right source line.
 func TestGeneratedLinesAreTheSourceLines(t *testing.T) {
 	root := filepath.Join("..", "..")
-	renames := map[string]string{}
-	for from, to := range imports() {
-		renames[from] = to
-	}
 	for _, s := range subjects {
-		names, err := filepath.Glob(filepath.Join(root, s.src, "*.go"))
+		files, err := generate(root, s)
 		require.NoError(t, err)
-		for _, name := range names {
-			if strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			src, err := os.ReadFile(name)
+		for name := range files {
+			src, err := os.ReadFile(filepath.Join(root, s.src, name))
 			require.NoError(t, err)
-			gen, err := os.ReadFile(filepath.Join(root, s.dst, filepath.Base(name)))
+			gen, err := os.ReadFile(filepath.Join(root, s.dst, name))
 			require.NoError(t, err)
 			srcLines := strings.Split(string(src), "\n")
-			_, genText, ok := strings.Cut(string(gen), "\npackage ")
+			first := slices.IndexFunc(srcLines, func(l string) bool { return strings.HasPrefix(l, "package ") })
+			require.GreaterOrEqual(t, first, 0, "%s: no package clause", name)
+			directive, genText, ok := strings.Cut(string(gen), "\npackage ")
 			require.True(t, ok)
+			assert.True(t, strings.HasSuffix(directive, fmt.Sprintf("//line %s/%s:%d", s.src, name, first+1)), "%s: line directive", name)
 			genLines := strings.Split("package "+genText, "\n")
-			first := 0
-			for !strings.HasPrefix(srcLines[first], "package ") {
-				first++
-			}
 			srcLines = srcLines[first:]
 			require.Len(t, genLines, len(srcLines), "%s: line count", name)
-			for i := range srcLines {
-				want := srcLines[i]
-				for from, to := range renames {
-					want = strings.ReplaceAll(want, strconv.Quote(from), strconv.Quote(to))
-					want = strings.ReplaceAll(want, filepath.Base(from)+".", filepath.Base(to)+".")
-				}
-				if i == 0 {
+			var wantImports, gotImports []string
+			for i, want := range srcLines {
+				got := genLines[i]
+				switch line := strings.TrimSpace(want); {
+				case i == 0:
 					want = "package " + filepath.Base(s.dst)
-				}
-				if strings.HasPrefix(strings.TrimSpace(want), `"`) || strings.HasPrefix(strings.TrimSpace(want), "//") {
-					continue // an import (the block may be re-sorted) or a comment line
+				case strings.HasPrefix(line, "//"):
+					// Comments are not rewritten.
+				case strings.HasPrefix(line, `"`):
+					wantImports, gotImports = append(wantImports, renamed(line)), append(gotImports, strings.TrimSpace(got))
+					continue
+				default:
+					want = renamed(want)
 				}
 				// gofmt may realign trailing comments after a rename.
-				assert.Equal(t, strings.Join(strings.Fields(want), " "), strings.Join(strings.Fields(genLines[i]), " "), "%s:%d", name, first+i+1)
+				assert.Equal(t, strings.Join(strings.Fields(want), " "), strings.Join(strings.Fields(got), " "), "%s/%s:%d", s.src, name, first+i+1)
 			}
+			assert.ElementsMatch(t, wantImports, gotImports, "%s: imports", name)
 		}
 	}
+}
+
+// renamed is a source line with the generator's renames applied: import
+// paths and package qualifiers.
+func renamed(line string) string {
+	for from, to := range imports() {
+		line = strings.ReplaceAll(line, strconv.Quote(from), strconv.Quote(to))
+		line = strings.ReplaceAll(line, filepath.Base(from)+".", filepath.Base(to)+".")
+	}
+	return line
+}
+
+func TestRewriteRejectsCommentsBeforeThePackageClause(t *testing.T) {
+	src := "//go:build linux\n\n// Package p is p.\npackage p\n"
+	_, err := rewrite("p/x.go", []byte(src), "pnative")
+	assert.ErrorContains(t, err, "only the package doc may precede")
 }

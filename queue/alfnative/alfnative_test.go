@@ -2,6 +2,7 @@ package alfnative
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -44,31 +45,19 @@ func TestMPMCConservesAndKeepsEachProducersOrder(t *testing.T) {
 	}
 	got := make([][]uint64, consumers)
 	var taken sync.WaitGroup
-	var mu sync.Mutex
-	total := 0
+	var total atomic.Int64
 	for k := range consumers {
 		taken.Go(func() {
 			c := m.CPU(producers + k)
 			out := make([]uint64, 3)
-			for {
+			for total.Load() < producers*each {
 				n := q.MCDequeue(c, out)
-				mu.Lock()
-				total += n
-				done := total == producers*each
-				mu.Unlock()
-				got[k] = append(got[k], out[:n]...)
-				if done {
-					return
-				}
 				if n == 0 {
-					mu.Lock()
-					done = total == producers*each
-					mu.Unlock()
-					if done {
-						return
-					}
 					c.CpuRelax()
+					continue
 				}
+				total.Add(int64(n))
+				got[k] = append(got[k], out[:n]...)
 			}
 		})
 	}
