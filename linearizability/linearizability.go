@@ -32,12 +32,6 @@ import (
 	"github.com/kernelsim/lfsim/sim"
 )
 
-// MaxOps is the longest history Check accepts.
-const MaxOps = 200
-
-// DefaultTimeout bounds one check.
-const DefaultTimeout = 2 * time.Second
-
 // Op is one recorded queue operation.
 type Op struct {
 	Client int
@@ -144,9 +138,70 @@ type Verdict string
 const (
 	Ok      Verdict = "ok"
 	Illegal Verdict = "illegal"
-	Unknown Verdict = "unknown" // timed out: neither a pass nor a failure
-	TooLong Verdict = "too long to check"
+	// Undecided: the check could not decide within its work budget, or
+	// the history is outside what it decides (values enqueued twice).
+	// Never a pass: callers report it as a failure of its own kind.
+	Undecided Verdict = "undecided"
 )
+
+// Result is a linearizability check's outcome.
+type Result struct {
+	Verdict Verdict
+	// Reason explains an Illegal or Undecided verdict; for Illegal it
+	// names the operations that make the violation.
+	Reason string
+	// Ops are the indices of those operations in the history.
+	Ops []int
+	// Work is the number of candidate states the check built.
+	Work int64
+
+	visual func(path string) error
+}
+
+// Check decides whether the history is linearizable against spec for a
+// queue of capacity cap, with the default work budget (WorkPerOp).
+func (h *History) Check(spec model.Spec, cap int) Result {
+	return h.CheckWork(spec, cap, WorkPerOp*int64(len(h.Ops)+1024))
+}
+
+// CheckWork is Check with an explicit budget of candidate states; past it
+// the verdict is Undecided. The same history and budget always give the
+// same result.
+func (h *History) CheckWork(spec model.Spec, cap int, budget int64) Result {
+	r := h.checkQueue(spec, cap, budget)
+	if r.Verdict == Illegal {
+		r.visual = func(path string) error { return visualize(Model(spec, cap), h.operations(), path) }
+	}
+	return r
+}
+
+// VisualMaxOps is the longest history WriteHTML draws: porcupine has to
+// search the history again to draw it, and its search grows exponentially.
+const VisualMaxOps = 200
+
+// visualTimeout bounds porcupine's search for the drawing only; the
+// verdict it illustrates is already decided.
+const visualTimeout = 10 * time.Second
+
+func visualize(m porcupine.Model, ops []porcupine.Operation, path string) error {
+	if len(ops) > VisualMaxOps {
+		return fmt.Errorf("no visualisation: %d operations, more than porcupine draws (%d)", len(ops), VisualMaxOps)
+	}
+	res, info := porcupine.CheckOperationsVerbose(m, ops, visualTimeout)
+	if res != porcupine.Illegal {
+		return fmt.Errorf("no visualisation: porcupine's search did not finish")
+	}
+	return porcupine.VisualizePath(m, info, path)
+}
+
+// WriteHTML writes porcupine's visualisation of an illegal history, where
+// porcupine can draw it.
+func (r Result) WriteHTML(path string) error {
+	if r.visual == nil {
+		return fmt.Errorf("no visualisation: the verdict is %s", r.Verdict)
+	}
+	return r.visual(path)
+}
 
 // input is what the porcupine model sees of an operation.
 type input struct {
@@ -196,40 +251,4 @@ func (h *History) operations() []porcupine.Operation {
 		ops[i] = porcupine.Operation{ClientId: o.Client, Input: input{op: o, concurrent: concurrent}, Call: o.Call, Output: nil, Return: o.Return}
 	}
 	return ops
-}
-
-// Result is a linearizability check's outcome.
-type Result struct {
-	Verdict Verdict
-	info    porcupine.LinearizationInfo
-	model   porcupine.Model
-}
-
-// Check checks the history against spec for a queue of capacity cap.
-func (h *History) Check(spec model.Spec, cap int, timeout time.Duration) Result {
-	if len(h.Ops) > MaxOps {
-		return Result{Verdict: TooLong}
-	}
-	return check(Model(spec, cap), h.operations(), timeout)
-}
-
-// check runs porcupine with a timeout; an illegal history is checked a
-// second time, keeping what the visualisation needs.
-func check(m porcupine.Model, ops []porcupine.Operation, timeout time.Duration) Result {
-	switch porcupine.CheckOperationsTimeout(m, ops, timeout) {
-	case porcupine.Ok:
-		return Result{Verdict: Ok}
-	case porcupine.Unknown:
-		return Result{Verdict: Unknown}
-	}
-	_, info := porcupine.CheckOperationsVerbose(m, ops, timeout)
-	return Result{Verdict: Illegal, info: info, model: m}
-}
-
-// WriteHTML writes porcupine's visualisation of an illegal history.
-func (r Result) WriteHTML(path string) error {
-	if r.Verdict != Illegal {
-		return fmt.Errorf("no visualisation: the verdict is %s", r.Verdict)
-	}
-	return porcupine.VisualizePath(r.model, r.info, path)
 }

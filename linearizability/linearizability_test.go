@@ -1,10 +1,10 @@
 package linearizability
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,7 +13,24 @@ import (
 	"github.com/kernelsim/lfsim/model"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain raises rapid's default number of checks for this package's
+// property tests (1,000 with -short, 5,000 without) unless -rapid.checks
+// is given.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "rapid.checks" })
+	if !given {
+		n := "5000"
+		if testing.Short() {
+			n = "1000"
+		}
+		if err := flag.Set("rapid.checks", n); err != nil {
+			panic(err)
+		}
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func enq(client int, call, ret int64, got int, vals ...uint64) Op {
 	return Op{Client: client, Enqueue: true, Vals: vals, Got: got, Call: call, Return: ret}
@@ -34,15 +51,15 @@ func TestStrictAndALFDiffer(t *testing.T) {
 		deq(2, 9, 12, 1),    // C: dequeue(1) -> [] (empty), after P2 returned
 	}}
 	h.Drained(3, []uint64{7})
-	assert.Equal(t, Illegal, h.Check(model.Strict, 1, DefaultTimeout).Verdict)
-	assert.Equal(t, Ok, h.Check(model.ALF, 1, DefaultTimeout).Verdict)
+	assert.Equal(t, Illegal, h.Check(model.Strict, 1).Verdict)
+	assert.Equal(t, Ok, h.Check(model.ALF, 1).Verdict)
 	kind, _ := h.Conservation()
 	assert.Empty(t, kind)
 
 	// Without the in-flight enqueue, the same "full" is a lie under both.
 	alone := &History{Ops: []Op{enq(1, 3, 6, 0, 8), deq(2, 9, 12, 1)}}
 	alone.Drained(3, nil)
-	assert.Equal(t, Illegal, alone.Check(model.ALF, 1, DefaultTimeout).Verdict)
+	assert.Equal(t, Illegal, alone.Check(model.ALF, 1).Verdict)
 }
 
 func TestALFStillCatchesReordering(t *testing.T) {
@@ -52,7 +69,7 @@ func TestALFStillCatchesReordering(t *testing.T) {
 		deq(1, 9, 12, 1, 2), // the second value first
 	}}
 	h.Drained(2, []uint64{1})
-	r := h.Check(model.ALF, 4, DefaultTimeout)
+	r := h.Check(model.ALF, 4)
 	require.Equal(t, Illegal, r.Verdict)
 	path := filepath.Join(t.TempDir(), "v.html")
 	require.NoError(t, r.WriteHTML(path))
@@ -81,25 +98,23 @@ func TestConservation(t *testing.T) {
 	}
 }
 
-// Check refuses what it cannot finish, and a timeout is never a pass.
-func TestLimits(t *testing.T) {
-	long := &History{}
-	for i := range MaxOps + 1 {
-		long.Ops = append(long.Ops, enq(0, int64(4*i+1), int64(4*i+2), 1, uint64(i+1)))
-	}
-	assert.Equal(t, TooLong, long.Check(model.ALF, 1000, DefaultTimeout).Verdict)
-
-	// Many concurrent enqueues and dequeues that cannot be ordered: the
-	// search explores orders for far longer than the timeout.
+// A check past its work budget is undecided, never a pass, and the same
+// history with the same budget always gets the same answer.
+func TestBudgetIsCountedWork(t *testing.T) {
+	// Concurrent enqueues whose order only concurrent dequeues tell, and
+	// a refused enqueue at the end that nothing justifies.
 	hard := &History{}
-	for i := range 60 {
-		hard.Ops = append(hard.Ops, enq(i, 1, 1000, 1, uint64(i+1)))
+	for i := range 6 {
+		hard.Ops = append(hard.Ops, enq(i, 1, 100, 1, uint64(i+1)))
 	}
-	for i := range 60 {
-		hard.Ops = append(hard.Ops, deq(100+i, 1, 1000, 1, uint64((i+7)%60+1)))
+	for i := range 6 {
+		hard.Ops = append(hard.Ops, deq(10+i, 101, 200, 1, uint64((i+4)%6+1)))
 	}
-	hard.Ops = append(hard.Ops, deq(999, 1001, 1002, 1, 99)) // impossible at the end
-	start := time.Now()
-	assert.Equal(t, Unknown, hard.Check(model.ALF, 64, 100*time.Millisecond).Verdict)
-	assert.Less(t, time.Since(start), 10*time.Second)
+	hard.Ops = append(hard.Ops, enq(99, 201, 202, 0, 99))
+	r := hard.CheckWork(model.ALF, 64, 500)
+	assert.Equal(t, Undecided, r.Verdict)
+	assert.Contains(t, r.Reason, "budget of 500")
+	again := hard.CheckWork(model.ALF, 64, 500)
+	assert.Equal(t, r, again)
+	assert.Equal(t, Illegal, hard.Check(model.ALF, 64).Verdict, "with the default budget it decides")
 }

@@ -1,8 +1,9 @@
 package linearizability
 
 import (
+	"cmp"
 	"fmt"
-	"time"
+	"slices"
 
 	"github.com/anishathalye/porcupine"
 
@@ -79,14 +80,177 @@ func PoolModel() porcupine.Model {
 	}
 }
 
-// Check checks the history against the pool specification. Failed
-// allocations take no object and are left out.
-func (h *PoolHistory) Check(timeout time.Duration) Result {
+// PoolWorkPerOp is the pool check's work budget per operation: CheckWork
+// with PoolWorkPerOp x (operations + 1024) candidate states.
+const PoolWorkPerOp = 1024
+
+// Check checks the history against the pool specification with the
+// default work budget. Failed allocations take no object and are left out.
+func (h *PoolHistory) Check() Result {
+	return h.CheckWork(PoolWorkPerOp * int64(len(h.Ops)+1024))
+}
+
+// CheckWork checks the history one object at a time. For each object it
+// walks the calls and returns in time order, keeping every distinct state
+// (which of the object's pending operations have taken effect, and who
+// holds it) some order of its operations so far can reach: exact, and
+// small, since an object has few operations in flight at once. Past budget
+// candidate states the verdict is Undecided.
+func (h *PoolHistory) CheckWork(budget int64) Result {
+	var objs []uint64
+	byObj := map[uint64][]int{}
+	for i, o := range h.Ops {
+		if o.Obj == 0 {
+			continue
+		}
+		if _, seen := byObj[o.Obj]; !seen {
+			objs = append(objs, o.Obj)
+		}
+		byObj[o.Obj] = append(byObj[o.Obj], i)
+	}
+	p := &poolChecker{h: h, budget: budget}
+	for _, obj := range objs {
+		if r, ok := p.object(byObj[obj]); !ok {
+			if r.Verdict == Illegal {
+				r.visual = h.visualize
+			}
+			r.Work = p.work
+			return r
+		}
+	}
+	return Result{Verdict: Ok, Work: p.work}
+}
+
+func (h *PoolHistory) visualize(path string) error {
 	var ops []porcupine.Operation
 	for _, o := range h.Ops {
 		if o.Obj != 0 {
 			ops = append(ops, porcupine.Operation{ClientId: o.Holder, Input: o, Call: o.Call, Return: o.Return})
 		}
 	}
-	return check(PoolModel(), ops, timeout)
+	return visualize(PoolModel(), ops, path)
+}
+
+type poolConf struct {
+	mask   [maskWords]uint64
+	holder int
+}
+
+type poolChecker struct {
+	h            *PoolHistory
+	work, budget int64
+}
+
+func (p *poolChecker) describe(i int) string {
+	o := p.h.Ops[i]
+	return fmt.Sprintf("%s (%s)", o, steps(o.Call, o.Return))
+}
+
+// object checks the operations (indices into the history) of one object.
+func (p *poolChecker) object(ops []int) (Result, bool) {
+	type ev struct {
+		at  int64
+		ret bool
+		op  int
+	}
+	var evs []ev
+	for _, i := range ops {
+		o := p.h.Ops[i]
+		if o.Return < o.Call {
+			return Result{Verdict: Undecided, Reason: fmt.Sprintf("%s returns before it is called", p.describe(i))}, false
+		}
+		evs = append(evs, ev{o.Call, false, i}, ev{o.Return, true, i})
+	}
+	slices.SortStableFunc(evs, func(a, b ev) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
+		}
+		if a.ret != b.ret {
+			if a.ret {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.op, b.op)
+	})
+	slot := map[int]int{}
+	var free []int
+	for i := maskWords*64 - 1; i >= 0; i-- {
+		free = append(free, i)
+	}
+	var pend []int
+	gen := []poolConf{{holder: model.Nobody}}
+	seen := map[poolConf]bool{}
+	done := func(c poolConf, i int) bool { s := slot[i]; return c.mask[s/64]&(1<<(s%64)) != 0 }
+	for _, e := range evs {
+		if !e.ret {
+			if len(free) == 0 {
+				return Result{Verdict: Undecided, Reason: fmt.Sprintf("more than %d operations on one object in flight at once", maskWords*64)}, false
+			}
+			slot[e.op] = free[len(free)-1]
+			free = free[:len(free)-1]
+			pend = append(pend, e.op)
+		}
+		clear(seen)
+		for _, c := range gen {
+			seen[c] = true
+		}
+		for k := 0; k < len(gen); k++ {
+			c := gen[k]
+			for _, i := range pend {
+				if done(c, i) {
+					continue
+				}
+				o := p.h.Ops[i]
+				step := model.StepFree
+				if o.Alloc {
+					step = model.StepAlloc
+				}
+				ok, next := step(c.holder, o.Holder)
+				if !ok {
+					continue
+				}
+				p.work++
+				if p.work > p.budget {
+					return Result{Verdict: Undecided, Reason: fmt.Sprintf("the pool check spent its budget of %d candidate states (%d operations)", p.budget, len(p.h.Ops))}, false
+				}
+				nc := poolConf{mask: c.mask, holder: next}
+				s := slot[i]
+				nc.mask[s/64] |= 1 << (s % 64)
+				if !seen[nc] {
+					seen[nc] = true
+					gen = append(gen, nc)
+				}
+			}
+		}
+		if !e.ret {
+			continue
+		}
+		before := gen[0]
+		s := slot[e.op]
+		kept := gen[:0]
+		clear(seen)
+		for _, c := range gen {
+			if !done(c, e.op) {
+				continue
+			}
+			c.mask[s/64] &^= 1 << (s % 64)
+			if !seen[c] {
+				seen[c] = true
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == 0 {
+			held := "nobody"
+			if before.holder != model.Nobody {
+				held = fmt.Sprintf("holder %d", before.holder)
+			}
+			return illegal([]int{e.op}, "%s cannot take effect in any order of the object's operations (one possible state when it began: held by %s): an object held by two holders, or freed by one that does not hold it",
+				p.describe(e.op), held), false
+		}
+		gen = kept
+		free = append(free, s)
+		pend = slices.DeleteFunc(pend, func(i int) bool { return i == e.op })
+	}
+	return Result{}, true
 }

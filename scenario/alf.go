@@ -15,8 +15,8 @@ import (
 // package linearizability).
 const (
 	KindNotLinearizable = "not-linearizable"
-	KindCheckUnknown    = "linearizability-unknown"
-	KindCorruptQueue    = "corrupt-queue" // the counters say it holds more than its size
+	KindCheckUndecided  = "linearizability-undecided" // the check spent its work budget: neither a pass nor a failure
+	KindCorruptQueue    = "corrupt-queue"             // the counters say it holds more than its size
 )
 
 // AlfOp is one call a task makes: an enqueue of N fresh values, or a
@@ -150,14 +150,13 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 		if kind, msg := h.Conservation(); kind != "" {
 			return &sim.Failure{Kind: kind, Message: msg}
 		}
-		r := h.Check(w.Spec, w.Size, linearizability.DefaultTimeout)
+		r := h.Check(w.Spec, w.Size)
 		switch r.Verdict {
 		case linearizability.Illegal:
 			return &sim.Failure{Kind: KindNotLinearizable, Attach: r.WriteHTML,
-				Message: fmt.Sprintf("the history of %d operations is not linearizable under the %s specification", len(h.Ops), w.Spec)}
-		case linearizability.Unknown:
-			return &sim.Failure{Kind: KindCheckUnknown,
-				Message: fmt.Sprintf("the linearizability check of %d operations timed out: neither a pass nor a failure", len(h.Ops))}
+				Message: fmt.Sprintf("the history of %d operations is not linearizable under the %s specification: %s", len(h.Ops), w.Spec, r.Reason)}
+		case linearizability.Undecided:
+			return &sim.Failure{Kind: KindCheckUndecided, Message: r.Reason}
 		}
 		return nil
 	}, nil

@@ -273,15 +273,7 @@ func (l *skbLoad) check(m *sim.Machine) *sim.Failure {
 	if len(leaks) > 0 {
 		return &sim.Failure{Kind: KindLeak, Message: fmt.Sprintf("%d object(s) neither freed nor in the pool: %s", len(leaks), strings.Join(leaks, "; "))}
 	}
-	r := l.hist.Check(linearizability.DefaultTimeout)
-	switch r.Verdict {
-	case linearizability.Illegal:
-		return &sim.Failure{Kind: KindNotLinearizable, Attach: r.WriteHTML,
-			Message: fmt.Sprintf("the %d allocs and frees do not fit the pool specification (an object held by two holders)", len(l.hist.Ops))}
-	case linearizability.Unknown:
-		return &sim.Failure{Kind: KindCheckUnknown, Message: "the pool model check timed out: neither a pass nor a failure"}
-	}
-	return nil
+	return poolVerdict(&l.hist)
 }
 
 // qmempoolHardirqScenario: a socket reader allocates and frees through
@@ -332,12 +324,21 @@ func qmempoolHardirqScenario() *Scenario {
 			m.RequestIRQ(0, "dev", v.Int("fires"), func(c *sim.Ctx) {
 				use(c, qmemPool{pool: pool, softirq: v["variant"] == "softirq"})
 			})
-			return func() *sim.Failure {
-				if r := hist.Check(linearizability.DefaultTimeout); r.Verdict == linearizability.Illegal {
-					return &sim.Failure{Kind: KindNotLinearizable, Attach: r.WriteHTML, Message: "allocs and frees do not fit the pool specification"}
-				}
-				return nil
-			}
+			return func() *sim.Failure { return poolVerdict(&hist) }
 		},
 	}
+}
+
+// poolVerdict checks a pool history against the pool specification; a
+// check that cannot decide is a failure of its own kind, never a pass.
+func poolVerdict(h *linearizability.PoolHistory) *sim.Failure {
+	r := h.Check()
+	switch r.Verdict {
+	case linearizability.Illegal:
+		return &sim.Failure{Kind: KindNotLinearizable, Attach: r.WriteHTML,
+			Message: fmt.Sprintf("the %d allocs and frees do not fit the pool specification: %s", len(h.Ops), r.Reason)}
+	case linearizability.Undecided:
+		return &sim.Failure{Kind: KindCheckUndecided, Message: r.Reason}
+	}
+	return nil
 }

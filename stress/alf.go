@@ -130,8 +130,11 @@ func (l *alfLoad) round(r *round) int64 {
 		return calls
 	}
 	if short {
-		if res := h.Check(l.spec, l.size, linearizability.DefaultTimeout); res.Verdict == linearizability.Illegal {
-			r.fail(&native.Failure{Kind: scenario.KindNotLinearizable, CPU: -1, Msg: fmt.Sprintf("round %d: %d operations have no linearization under spec %s", r.n, len(h.Ops), l.spec)})
+		switch res := h.Check(l.spec, l.size); res.Verdict {
+		case linearizability.Illegal:
+			r.fail(&native.Failure{Kind: scenario.KindNotLinearizable, CPU: -1, Msg: fmt.Sprintf("round %d: %d operations have no linearization under spec %s: %s", r.n, len(h.Ops), l.spec, res.Reason)})
+		case linearizability.Undecided:
+			r.fail(&native.Failure{Kind: scenario.KindCheckUndecided, CPU: -1, Msg: fmt.Sprintf("round %d: %s", r.n, res.Reason)})
 		}
 	}
 	return calls

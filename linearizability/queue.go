@@ -1,0 +1,740 @@
+package linearizability
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/kernelsim/lfsim/model"
+)
+
+// The queue checker. See the package documentation for the algorithm and
+// why it is exact.
+
+type qkind uint8
+
+const (
+	kEnq  qkind = iota // successful enqueue: appends its block
+	kFull              // enqueue of values that returned 0: legal by size
+	kDeq               // dequeue
+	kNop               // always legal, changes nothing: enqueue of nothing, dequeue(0)
+)
+
+type qop struct {
+	kind   qkind
+	block  int32 // kEnq
+	m      int   // kFull: values offered
+	exempt bool  // kFull: needs no justification (ALF, overlaps another op)
+	n      int   // kDeq: values asked for
+	out    []uint64
+	call   int64
+	ret    int64
+}
+
+// qblock is the values of one successful enqueue, which enter together.
+type qblock struct {
+	op   int32
+	vals []uint64
+	// lastCall is the call of the dequeue that takes the block's last
+	// value to leave (math.MaxInt64 if some value never leaves); firstRet
+	// is the return of the dequeue that takes its first (math.MaxInt64 if
+	// none leaves). A block whose firstRet is below some earlier block's
+	// lastCall cannot stand behind it in the queue.
+	lastCall, firstRet int64
+}
+
+type vref struct{ block, pos int32 }
+
+// dref says which dequeue took a value and where in its result.
+type dref struct{ op, pos int32 }
+
+const maskWords = 4 // up to 256 operations in flight at once
+
+type config struct {
+	mask      [maskWords]uint64 // pending operations already linearized, by slot
+	s         seq               // block at each queue position
+	head, nIn int32             // the queue holds positions head..nIn-1
+	off       int32             // values of the head block already dequeued
+	size      int
+	maxKey    int64  // largest lastCall of any block this order has enqueued
+	chash     uint64 // sum of mix(block, position) over the queue
+}
+
+type qchecker struct {
+	h      *History
+	spec   model.Spec
+	cap    int
+	ops    []qop
+	blocks []qblock
+	val    map[uint64]vref
+	deqOf  map[uint64]dref
+
+	status []uint8 // 0 not called, 1 pending, 2 returned
+	slot   []int16
+	free   []int16
+	pend   []int32 // pending operations in call order
+	now    int64
+
+	failCalls []int32 // non-exempt kFull operations, by call
+
+	work, budget int64
+	gen, next    []config
+	index        map[uint64][]int32
+}
+
+const (
+	stNew uint8 = iota
+	stPending
+	stDone
+)
+
+var errBudget = fmt.Errorf("work budget spent")
+
+// DefaultWork is the queue checker's work budget per operation: Check
+// gives up, undecided, after WorkPerOp x (operations + 1024) candidate
+// states. Every history a scenario here produces needs a small fraction.
+const WorkPerOp = 4096
+
+// checkQueue decides the history against spec for a queue of capacity cap
+// within budget candidate states.
+func (h *History) checkQueue(spec model.Spec, cap int, budget int64) Result {
+	q := &qchecker{h: h, spec: spec, cap: cap, budget: budget}
+	if r, ok := q.prepare(); !ok {
+		return r
+	}
+	if r, ok := q.patterns(); !ok {
+		return r
+	}
+	return q.sweep()
+}
+
+func illegal(ops []int, format string, args ...any) Result {
+	return Result{Verdict: Illegal, Reason: fmt.Sprintf(format, args...), Ops: ops}
+}
+
+// prepare classifies the operations and indexes the values; it rejects
+// results no state could give.
+func (q *qchecker) prepare() (Result, bool) {
+	h := q.h
+	q.ops = make([]qop, len(h.Ops))
+	q.val = make(map[uint64]vref)
+	q.deqOf = make(map[uint64]dref)
+	for i, o := range h.Ops {
+		p := qop{call: o.Call, ret: o.Return}
+		if o.Return < o.Call {
+			return Result{Verdict: Undecided, Reason: fmt.Sprintf("%s returns before it is called", q.name(i))}, false
+		}
+		switch {
+		case o.Enqueue && len(o.Vals) == 0:
+			if o.Got != 0 {
+				return illegal([]int{i}, "%s: an enqueue of nothing returned %d", q.name(i), o.Got), false
+			}
+			p.kind = kNop
+		case o.Enqueue && o.Got == 0:
+			p.kind, p.m = kFull, len(o.Vals)
+		case o.Enqueue && o.Got == len(o.Vals):
+			p.kind, p.block = kEnq, int32(len(q.blocks))
+			q.blocks = append(q.blocks, qblock{op: int32(i), vals: o.Vals, lastCall: math.MaxInt64, firstRet: math.MaxInt64})
+			for j, v := range o.Vals {
+				if _, dup := q.val[v]; dup {
+					return Result{Verdict: Undecided, Reason: fmt.Sprintf("value %d is enqueued twice: the queue checker needs distinct values", v)}, false
+				}
+				q.val[v] = vref{p.block, int32(j)}
+			}
+		case o.Enqueue:
+			return illegal([]int{i}, "%s: an enqueue returns all of its values or none", q.name(i)), false
+		case o.N == 0 && len(o.Out) == 0:
+			p.kind = kNop
+		default:
+			if len(o.Out) > o.N {
+				return illegal([]int{i}, "%s: more values than asked for", q.name(i)), false
+			}
+			p.kind, p.n, p.out = kDeq, o.N, o.Out
+		}
+		q.ops[i] = p
+	}
+	for i, p := range q.ops {
+		for j, v := range p.out {
+			r, ok := q.val[v]
+			if !ok {
+				return illegal([]int{i}, "%s returned %d, which no enqueue put in", q.name(i), v), false
+			}
+			if d, twice := q.deqOf[v]; twice {
+				return illegal([]int{int(d.op), i}, "value %d was dequeued twice: by %s and by %s", v, q.name(int(d.op)), q.name(i)), false
+			}
+			q.deqOf[v] = dref{int32(i), int32(j)}
+			if p.ret < q.ops[q.blocks[r.block].op].call {
+				e := int(q.blocks[r.block].op)
+				return illegal([]int{i, e}, "%s returned %d before %s, which enqueued it, began", q.name(i), v, q.name(e)), false
+			}
+		}
+	}
+	for b := range q.blocks {
+		blk := &q.blocks[b]
+		last := int64(math.MinInt64)
+		for j, v := range blk.vals {
+			d, ok := q.deqOf[v]
+			if !ok {
+				last = math.MaxInt64
+				continue
+			}
+			if j == 0 {
+				blk.firstRet = q.ops[d.op].ret
+			}
+			last = max(last, q.ops[d.op].call)
+		}
+		blk.lastCall = last
+	}
+	q.markExempt()
+	return Result{}, true
+}
+
+// markExempt marks the refused enqueues that need no justification under
+// ALF: those that overlap another operation in time (calls and returns at
+// the same time overlap, as in porcupine).
+func (q *qchecker) markExempt() {
+	order := make([]int, len(q.ops))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(q.ops[a].call, q.ops[b].call) })
+	maxRet := int64(math.MinInt64)
+	for k, i := range order {
+		p := &q.ops[i]
+		overlaps := maxRet >= p.call || (k+1 < len(order) && q.ops[order[k+1]].call <= p.ret)
+		maxRet = max(maxRet, p.ret)
+		if p.kind == kFull && q.spec == model.ALF && overlaps {
+			p.exempt = true
+		}
+	}
+	for _, i := range order {
+		if p := &q.ops[i]; p.kind == kFull && !p.exempt {
+			q.failCalls = append(q.failCalls, int32(i))
+		}
+	}
+}
+
+// patterns looks for the violations that two or three operations show by
+// themselves, so that most failures are reported by the operations that
+// make them. Each is sufficient for a violation; the sweep decides the rest.
+func (q *qchecker) patterns() (Result, bool) {
+	// A block's values leave in their order; a dequeue's values entered in
+	// theirs.
+	for _, blk := range q.blocks {
+		for j := 1; j < len(blk.vals); j++ {
+			a, b := blk.vals[j-1], blk.vals[j]
+			da, aOut := q.deqOf[a]
+			db, bOut := q.deqOf[b]
+			switch {
+			case bOut && !aOut:
+				return illegal([]int{int(blk.op), int(db.op)}, "%d and %d entered together by %s, but %d was dequeued by %s while %d never was",
+					a, b, q.name(int(blk.op)), b, q.name(int(db.op)), a), false
+			case aOut && bOut && (q.ops[db.op].ret < q.ops[da.op].call || (da.op == db.op && db.pos < da.pos)):
+				return illegal([]int{int(blk.op), int(db.op), int(da.op)}, "%d and %d entered in that order by %s, but %s took %d before %s took %d",
+					a, b, q.name(int(blk.op)), q.name(int(db.op)), b, q.name(int(da.op)), a), false
+			}
+		}
+	}
+	for i, p := range q.ops {
+		for j := 1; j < len(p.out); j++ {
+			ra, rb := q.val[p.out[j-1]], q.val[p.out[j]]
+			ea, eb := q.blocks[ra.block].op, q.blocks[rb.block].op
+			if q.ops[eb].ret < q.ops[ea].call {
+				return illegal([]int{i, int(eb), int(ea)}, "%s returned %d before %d, but %d was enqueued by %s, which returned before %s, which enqueued %d, began",
+					q.name(i), p.out[j-1], p.out[j], p.out[j], q.name(int(eb)), q.name(int(ea)), p.out[j-1]), false
+			}
+		}
+	}
+	// One block enqueued entirely before another, whose value leaves
+	// entirely before the first one's; and a dequeue that reports fewer
+	// values than asked while a value certainly in the queue all along is
+	// not among them.
+	type probe struct {
+		at   int64
+		kind int // 0: a block becomes "surely before" (at its return); 1: block query; 2: short dequeue
+		idx  int
+	}
+	var probes []probe
+	for b, blk := range q.blocks {
+		probes = append(probes, probe{q.ops[blk.op].ret, 0, b})
+		if blk.firstRet != math.MaxInt64 {
+			probes = append(probes, probe{q.ops[blk.op].call, 1, b})
+		}
+	}
+	for i, p := range q.ops {
+		if p.kind == kDeq && len(p.out) < p.n {
+			probes = append(probes, probe{p.call, 2, i})
+		}
+	}
+	// Strictly earlier returns come first: equal times overlap.
+	slices.SortStableFunc(probes, func(a, b probe) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.kind, a.kind))
+	})
+	best := -1 // block with the latest lastCall among those surely enqueued
+	for _, pr := range probes {
+		switch pr.kind {
+		case 0:
+			if best < 0 || q.blocks[pr.idx].lastCall > q.blocks[best].lastCall {
+				best = pr.idx
+			}
+		case 1:
+			b := &q.blocks[pr.idx]
+			if best >= 0 && q.blocks[best].lastCall > b.firstRet {
+				return q.orderViolation(best, pr.idx), false
+			}
+		case 2:
+			p := &q.ops[pr.idx]
+			if best >= 0 && q.blocks[best].lastCall > p.ret {
+				return q.shortViolation(pr.idx, best), false
+			}
+		}
+	}
+	return Result{}, true
+}
+
+// lateValue is the value of block b that leaves last (or never).
+func (q *qchecker) lateValue(b int) (uint64, int) {
+	blk := &q.blocks[b]
+	for _, v := range slices.Backward(blk.vals) {
+		d, ok := q.deqOf[v]
+		if !ok {
+			return v, -1
+		}
+		if q.ops[d.op].call == blk.lastCall {
+			return v, int(d.op)
+		}
+	}
+	return blk.vals[len(blk.vals)-1], -1
+}
+
+func (q *qchecker) orderViolation(a, b int) Result {
+	va, da := q.lateValue(a)
+	vb := q.blocks[b].vals[0]
+	db := int(q.deqOf[vb].op)
+	ea, eb := int(q.blocks[a].op), int(q.blocks[b].op)
+	if da < 0 {
+		return illegal([]int{db, ea, eb}, "%s returned %d while %d, enqueued earlier by %s (returned before %s, which enqueued %d, began), never left the queue",
+			q.name(db), vb, va, q.name(ea), q.name(eb), vb)
+	}
+	return illegal([]int{db, ea, eb, da}, "%s returned %d while %d, enqueued earlier by %s (returned before %s, which enqueued %d, began), was still in the queue: %s took it later",
+		q.name(db), vb, va, q.name(ea), q.name(eb), vb, q.name(da))
+}
+
+func (q *qchecker) shortViolation(d, b int) Result {
+	v, dv := q.lateValue(b)
+	e := int(q.blocks[b].op)
+	p := &q.ops[d]
+	what := fmt.Sprintf("%d of the %d values asked for", len(p.out), p.n)
+	if len(p.out) == 0 {
+		what = "nothing (empty)"
+	}
+	if dv < 0 {
+		return illegal([]int{d, e}, "%s returned %s while %d, enqueued by %s before it began, was in the queue and never left",
+			q.name(d), what, v, q.name(e))
+	}
+	return illegal([]int{d, e, dv}, "%s returned %s while %d, enqueued by %s before it began, was still in the queue: %s took it after it returned",
+		q.name(d), what, v, q.name(e), q.name(dv))
+}
+
+// name describes operation i for a report: who, when, what.
+func (q *qchecker) name(i int) string {
+	o := q.h.Ops[i]
+	return fmt.Sprintf("%s by client %d (%s)", o, o.Client, steps(o.Call, o.Return))
+}
+
+// steps shows an operation's interval in the machine's steps (see the
+// package documentation for the time scale), or in raw times.
+func steps(call, ret int64) string {
+	if call < 0 || call%2 == 0 || ret%2 != 0 || ret <= call {
+		return fmt.Sprintf("times %d-%d", call, ret)
+	}
+	first, last := call/2+1, ret/2
+	if first == last {
+		return fmt.Sprintf("step %d", first)
+	}
+	return fmt.Sprintf("steps %d-%d", first, last)
+}
+
+type event struct {
+	at   int64
+	ret  bool
+	op   int32
+	kind uint8
+}
+
+// sweep walks the calls and returns in time order, keeping every distinct
+// state (which pending operations have taken effect, and the queue's
+// contents in order) that some order of the operations so far can reach.
+func (q *qchecker) sweep() Result {
+	n := len(q.ops)
+	evs := make([]event, 0, 2*n)
+	for i, p := range q.ops {
+		evs = append(evs, event{at: p.call, op: int32(i)}, event{at: p.ret, ret: true, op: int32(i)})
+	}
+	slices.SortStableFunc(evs, func(a, b event) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
+		}
+		if a.ret != b.ret {
+			if a.ret {
+				return 1 // calls first: equal times overlap
+			}
+			return -1
+		}
+		return cmp.Compare(a.op, b.op)
+	})
+	q.status = make([]uint8, n)
+	q.slot = make([]int16, n)
+	for i := maskWords*64 - 1; i >= 0; i-- {
+		q.free = append(q.free, int16(i))
+	}
+	q.index = make(map[uint64][]int32)
+	q.gen = []config{{s: newSeq(len(q.blocks) + 1)}}
+	for _, ev := range evs {
+		q.now = ev.at
+		i := int(ev.op)
+		if !ev.ret {
+			if len(q.free) == 0 {
+				return Result{Verdict: Undecided, Reason: fmt.Sprintf("more than %d operations in flight at once", maskWords*64), Work: q.work}
+			}
+			q.slot[i] = q.free[len(q.free)-1]
+			q.free = q.free[:len(q.free)-1]
+			q.status[i] = stPending
+			q.pend = append(q.pend, int32(i))
+			if err := q.closure(-1); err != nil {
+				return q.undecided()
+			}
+			continue
+		}
+		before := q.gen[0]
+		if err := q.closure(i); err != nil {
+			return q.undecided()
+		}
+		sl := q.slot[i]
+		kept := q.gen[:0]
+		for _, c := range q.gen {
+			if c.mask[sl/64]&(1<<(sl%64)) != 0 {
+				c.mask[sl/64] &^= 1 << (sl % 64)
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == 0 {
+			return q.death(i, before)
+		}
+		q.status[i] = stDone
+		q.free = append(q.free, sl)
+		q.pend = slices.DeleteFunc(q.pend, func(p int32) bool { return int(p) == i })
+		q.gen = q.dedup(kept)
+	}
+	return Result{Verdict: Ok, Work: q.work}
+}
+
+func (q *qchecker) undecided() Result {
+	return Result{Verdict: Undecided, Work: q.work,
+		Reason: fmt.Sprintf("the queue check spent its budget of %d candidate states (%d operations) without a verdict", q.budget, len(q.ops))}
+}
+
+func (q *qchecker) linearized(c *config, op int) bool {
+	switch q.status[op] {
+	case stDone:
+		return true
+	case stPending:
+		s := q.slot[op]
+		return c.mask[s/64]&(1<<(s%64)) != 0
+	}
+	return false
+}
+
+func (c *config) mark(s int16) { c.mask[s/64] |= 1 << (s % 64) }
+
+func mix(block int32, pos int32) uint64 {
+	x := uint64(uint32(block))<<32 | uint64(uint32(pos))
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+func (c *config) key() uint64 {
+	h := c.chash ^ uint64(c.off)*0x9e3779b97f4a7c15
+	for _, w := range c.mask {
+		h = (h ^ w) * 0x100000001b3
+		h ^= h >> 29
+	}
+	return h
+}
+
+func (q *qchecker) same(a, b *config) bool {
+	return a.mask == b.mask && a.head == b.head && a.nIn == b.nIn && a.off == b.off && a.size == b.size &&
+		equalRange(a.s, b.s, int(a.head), int(a.nIn))
+}
+
+// add puts c in the next generation unless an equal state is there.
+func (q *qchecker) add(c config) {
+	k := c.key()
+	for _, j := range q.index[k] {
+		if q.same(&q.next[j], &c) {
+			return
+		}
+	}
+	q.index[k] = append(q.index[k], int32(len(q.next)))
+	q.next = append(q.next, c)
+}
+
+func (q *qchecker) dedup(gen []config) []config {
+	clear(q.index)
+	q.next = q.next[:0]
+	for _, c := range gen {
+		q.add(c)
+	}
+	q.gen, q.next = q.next, gen[:0]
+	return q.gen
+}
+
+// closure replaces the generation by every state reachable from it with
+// the pending operations: forced moves applied at once, optional moves
+// explored. due is the operation returning now, or -1.
+func (q *qchecker) closure(due int) error {
+	clear(q.index)
+	q.next = q.next[:0]
+	for _, c := range q.gen {
+		if err := q.normalize(&c); err != nil {
+			return err
+		}
+		q.add(c)
+	}
+	for k := 0; k < len(q.next); k++ {
+		c := q.next[k]
+		// Enqueues may take effect early only for a refused enqueue that
+		// needs the queue fuller, or to stand before the due enqueue.
+		enqOK := due >= 0 && q.ops[due].kind == kEnq && !q.linearized(&c, due)
+		for _, p := range q.pend {
+			if o := &q.ops[p]; o.kind == kFull && !o.exempt && !q.linearized(&c, int(p)) {
+				enqOK = true
+				break
+			}
+		}
+		for _, p := range q.pend {
+			if q.linearized(&c, int(p)) {
+				continue
+			}
+			o := &q.ops[p]
+			var nc config
+			var ok bool
+			switch {
+			case o.kind == kDeq:
+				nc, ok = q.withBlocks(c, int(p))
+			case o.kind == kEnq && enqOK:
+				ok = q.enqueue(&c, &nc, int(p))
+			}
+			if !ok {
+				continue
+			}
+			if err := q.normalize(&nc); err != nil {
+				return err
+			}
+			q.add(nc)
+		}
+	}
+	q.gen, q.next = q.next, q.gen[:0]
+	return nil
+}
+
+func (q *qchecker) spend() error {
+	q.work++
+	if q.work > q.budget {
+		return errBudget
+	}
+	return nil
+}
+
+// enqueue appends op's block to c giving nc, if it fits and may stand
+// behind everything this order has enqueued.
+func (q *qchecker) enqueue(c, nc *config, op int) bool {
+	o := &q.ops[op]
+	blk := &q.blocks[o.block]
+	if c.size+len(blk.vals) > q.cap || c.maxKey > blk.firstRet {
+		return false
+	}
+	*nc = *c
+	nc.s = c.s.set(int(c.nIn), o.block)
+	nc.chash += mix(o.block, c.nIn)
+	nc.nIn++
+	nc.size += len(blk.vals)
+	nc.maxKey = max(c.maxKey, blk.lastCall)
+	nc.mark(q.slot[op])
+	return true
+}
+
+// withBlocks makes dequeue op take effect after the pending enqueues of
+// the values it returned, in the order it returned them.
+func (q *qchecker) withBlocks(c config, op int) (config, bool) {
+	o := &q.ops[op]
+	for _, v := range o.out {
+		r := q.val[v]
+		e := int(q.blocks[r.block].op)
+		if q.linearized(&c, e) {
+			continue
+		}
+		if q.status[e] != stPending || r.pos != 0 {
+			return c, false
+		}
+		var nc config
+		if !q.enqueue(&c, &nc, e) {
+			return c, false
+		}
+		c = nc
+	}
+	if !q.deqLegal(&c, o) {
+		return c, false
+	}
+	q.dequeue(&c, op)
+	return c, true
+}
+
+func (q *qchecker) deqLegal(c *config, o *qop) bool {
+	k := len(o.out)
+	if c.size < k || (k < o.n && c.size != k) {
+		return false
+	}
+	pos, off := int(c.head), int(c.off)
+	for i := 0; i < k; {
+		vals := q.blocks[c.s.get(pos)].vals
+		for off < len(vals) && i < k {
+			if vals[off] != o.out[i] {
+				return false
+			}
+			off++
+			i++
+		}
+		if off == len(vals) {
+			pos++
+			off = 0
+		}
+	}
+	return true
+}
+
+func (q *qchecker) dequeue(c *config, op int) {
+	o := &q.ops[op]
+	left := len(o.out)
+	for left > 0 {
+		b := c.s.get(int(c.head))
+		rest := len(q.blocks[b].vals) - int(c.off)
+		if left < rest {
+			c.off += int32(left)
+			break
+		}
+		left -= rest
+		c.chash -= mix(b, c.head)
+		c.head++
+		c.off = 0
+	}
+	c.size -= len(o.out)
+	c.mark(q.slot[op])
+}
+
+// normalize applies the moves that are always safe to make at once: an
+// operation that changes nothing and is legal now; and, when no refused
+// enqueue that needs the queue full could still come before it, a dequeue
+// that is legal now, or that becomes legal by letting the pending
+// enqueues of its values in first and then leaves none of their values
+// behind (see the package documentation).
+func (q *qchecker) normalize(c *config) error {
+	for changed := true; changed; {
+		changed = false
+		for _, p := range q.pend {
+			if q.linearized(c, int(p)) {
+				continue
+			}
+			o := &q.ops[p]
+			switch o.kind {
+			case kNop:
+			case kFull:
+				if !o.exempt && c.size+o.m <= q.cap {
+					continue
+				}
+			case kDeq:
+				if !q.dequeueSafe(c, o) {
+					continue
+				}
+				if q.deqLegal(c, o) {
+					q.dequeue(c, int(p))
+				} else if nc, ok := q.withBlocks(*c, int(p)); ok && nc.off == 0 {
+					*c = nc
+				} else {
+					continue
+				}
+				if err := q.spend(); err != nil {
+					return err
+				}
+				changed = true
+				continue
+			default:
+				continue
+			}
+			if err := q.spend(); err != nil {
+				return err
+			}
+			c.mark(q.slot[p])
+			changed = true
+		}
+	}
+	return q.spend()
+}
+
+// dequeueSafe: no refused enqueue that needs justifying, not yet taken
+// effect in c, is called before o returns (or at the same time: equal
+// times overlap).
+func (q *qchecker) dequeueSafe(c *config, o *qop) bool {
+	for _, p := range q.pend {
+		if f := &q.ops[p]; f.kind == kFull && !f.exempt && !q.linearized(c, int(p)) {
+			return false
+		}
+	}
+	i, _ := slices.BinarySearchFunc(q.failCalls, q.now, func(f int32, t int64) int { return cmp.Compare(q.ops[f].call, t) })
+	for ; i < len(q.failCalls) && q.ops[q.failCalls[i]].call <= o.ret; i++ {
+		if q.status[q.failCalls[i]] == stNew {
+			return false
+		}
+	}
+	return true
+}
+
+// death explains why op, returning now, can take effect in no order,
+// from one of the states that were possible before.
+func (q *qchecker) death(op int, c config) Result {
+	o := &q.ops[op]
+	var queue []string
+	pos, off := int(c.head), int(c.off)
+	for pos < int(c.nIn) && len(queue) < 8 {
+		vals := q.blocks[c.s.get(pos)].vals
+		for ; off < len(vals) && len(queue) < 8; off++ {
+			queue = append(queue, fmt.Sprint(vals[off]))
+		}
+		pos++
+		off = 0
+	}
+	held := "[" + strings.Join(queue, " ")
+	if c.size > len(queue) {
+		held += " ..."
+	}
+	held += "]"
+	why := "it cannot take effect in any order of the operations before it returned"
+	switch o.kind {
+	case kFull:
+		why = fmt.Sprintf("the queue always had room for its %d values: it never held more than %d of %d slots at a moment within its call", o.m, q.cap-o.m, q.cap)
+		if q.spec == model.ALF {
+			why += ", and it overlapped no other operation"
+		}
+	case kEnq:
+		why = fmt.Sprintf("no order lets its %d values in: it needs %d free slots of %d and the order of the values dequeued must match", len(q.blocks[o.block].vals), len(q.blocks[o.block].vals), q.cap)
+	case kDeq:
+		why = "no order of the operations before it puts exactly these values at the front of the queue"
+	}
+	return illegal([]int{op}, "%s: %s (one possible state when it began: the queue held %s, %d values)", q.name(op), why, held, c.size)
+}
