@@ -166,7 +166,11 @@ func TestMigration(t *testing.T) {
 // ring-like workload used by the determinism tests: two CPUs with tasks,
 // interrupts and softirqs, all racing on shared cells.
 func busyMachine(t *testing.T, trace bool) *Machine {
-	return build(t, Config{CPUs: 2, Trace: trace}, func(m *Machine) {
+	return busyMachineWith(t, Config{CPUs: 2, Trace: trace})
+}
+
+func busyMachineWith(t *testing.T, cfg Config) *Machine {
+	return build(t, cfg, func(m *Machine) {
 		x, y := m.NewCell("x", W32, 0), m.NewCell("y", W64, 0)
 		l := m.NewSpinlock("l")
 		m.OpenSoftirq(NetRxSoftirq, func(c *Ctx) { c.AtomicAddReturn(y, 1) })

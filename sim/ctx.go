@@ -149,17 +149,18 @@ type op struct {
 // simulated code calling it.
 func (f *Ctx) point(o op, skip int) uint64 {
 	m := f.m
-	if m.finished || m.hung.Load() {
+	m.toSim()
+	if m.finished {
 		panic(errAbort)
 	}
-	if m.cfg.Trace {
+	if m.cfg.Positions {
 		o.file, o.line = callerLine(3 + skip)
 	}
 	f.op = o
 	m.schedule(f.t)
 	r := m.exec(f)
-	m.lastFrame.Store(f)
-	m.progress.Store(int64(m.step))
+	m.lastFrame = f
+	m.toUser()
 	return r
 }
 
@@ -337,6 +338,8 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			}
 			if tr {
 				ev.Value = "waits for " + f.watchString() + " to change"
+			}
+			if m.cfg.Positions {
 				f.relaxAt = shortPos(o.file, o.line)
 			}
 		}
@@ -579,9 +582,11 @@ func (f *Ctx) Fail(kind string, format string, args ...any) {
 // Annotate adds a line to the trace (when tracing) without a scheduling
 // point: what the workload is doing, in its own words.
 func (f *Ctx) Annotate(format string, args ...any) {
-	if f.m.cfg.Trace {
+	if m := f.m; m.cfg.Trace {
+		m.toSim()
 		file, line := callerLine(2)
-		f.m.record(Event{Kind: EvNote, CPU: f.CPU().id, frame: f, Note: fmt.Sprintf(format, args...), File: file, Line: line})
+		m.record(Event{Kind: EvNote, CPU: f.CPU().id, frame: f, Note: fmt.Sprintf(format, args...), File: file, Line: line})
+		m.toUser()
 	}
 }
 

@@ -19,15 +19,17 @@
 // CPU. Memory is sequentially consistent; barriers are still recorded steps so
 // that weaker models can be added without touching callers.
 //
-// Each task runs on its own coroutine (iter.Pull), but only one simulated
-// context runs at a time and the host scheduler never decides anything.
+// Each task runs on its own coroutine (iter.Pull; a Host keeps them from one
+// run to the next), but only one simulated context runs at a time and the
+// host scheduler never decides anything.
 //
 // The machine detects on its own: BUG_ON and panic() in simulated code, Go
 // runtime panics there (out-of-bounds index, nil dereference), deadlock
 // (nothing can run and tasks sleep), soft lockup (a context spins in
 // cpu_relax on memory that no context able to run can change), step budget
-// exhaustion, and simulated code that runs too long without reaching a
-// scheduling point (the watchdog).
+// exhaustion, and simulated code that runs too long on the host without
+// reaching a scheduling point (the watchdog: a judgement of host time, the
+// one result that is not a function of the decisions).
 //
 // cpu_relax has a precise meaning here: the context waits for one of the
 // cells it read since its previous cpu_relax to change. A spin iteration that

@@ -2,13 +2,10 @@ package sim
 
 import (
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
 // build makes a machine with cpus CPUs and lets setup populate it.
@@ -172,31 +169,6 @@ func TestStepBudget(t *testing.T) {
 	})
 	assert.Equal(t, KindStepBudget, f.Kind)
 	assert.Equal(t, 500, f.Step)
-}
-
-// Simulated code that loops without a scheduling point is reported by the
-// watchdog, the run returns, and once the loop ends its goroutine unwinds.
-func TestWatchdog(t *testing.T) {
-	var release atomic.Bool
-	m := build(t, Config{CPUs: 1, Watchdog: 50 * time.Millisecond}, func(m *Machine) {
-		x := m.NewCell("x", W32, 0)
-		m.Go("stuck", 0, func(c *Ctx) {
-			c.WriteOnce(x, 1)
-			for !release.Load() {
-				time.Sleep(time.Millisecond)
-			}
-			c.WriteOnce(x, 2)
-		})
-	})
-	start := time.Now()
-	r := m.Run(NewRandom(1))
-	require.NotNil(t, r.Failure)
-	assert.Equal(t, KindWatchdog, r.Failure.Kind)
-	assert.Contains(t, r.Failure.Message, "without reaching a scheduling point after step 3 in task stuck")
-	assert.Equal(t, 3, len(r.Decisions), "schedule, start, WRITE_ONCE")
-	assert.Less(t, time.Since(start), 5*time.Second)
-	release.Store(true)
-	goleak.VerifyNone(t) // retries until the unwound goroutines are gone
 }
 
 func TestContextRuleViolationsAreBugs(t *testing.T) {

@@ -3,7 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
-	"iter"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -21,20 +21,30 @@ type Config struct {
 	MaxSteps int
 	// Trace records every step with its source position (slower).
 	Trace bool
-	// Watchdog is how long simulated code may run on the host without
-	// reaching a scheduling point before the run is reported as hung.
-	// It is measured in wall time but decides nothing inside the run.
+	// Positions records each operation's source position without keeping
+	// a trace, so that failures name the line they happened at (slower;
+	// Trace implies it).
+	Positions bool
+	// Watchdog is how long simulated code may run on the host between two
+	// scheduling points before the run is reported as hung. Only that
+	// code is timed, never the simulator's own work between the points
+	// (strategy, trace, bookkeeping), so a run that keeps reaching
+	// scheduling points is never stopped, however busy the host is. It is
+	// measured in wall time but decides nothing inside the run.
 	// 0 means DefaultWatchdog; negative disables it.
 	Watchdog time.Duration
 	// AllocFailures is how many allocations the strategy may make fail in
 	// one run (each a decision, token "f" and the CPU).
 	AllocFailures int
+	// Host, when set, runs the machine on goroutines kept from earlier
+	// runs (see Host); nil runs it on goroutines of its own.
+	Host *Host
 }
 
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxSteps = 200_000
-	DefaultWatchdog = 2 * time.Second
+	DefaultWatchdog = 10 * time.Second
 )
 
 // Machine is one simulated multi-core machine for one run. Build it with
@@ -69,11 +79,20 @@ type Machine struct {
 	preemptions, interrupts, switches int
 	lastCPU                           int
 
-	// Read by the watchdog from another goroutine.
-	progress  atomic.Int64
-	lastFrame atomic.Pointer[Ctx]
-	hung      atomic.Bool
+	runner *runner // the driver and coroutines of this run
+
+	// The watchdog's view of the run (see toUser): the run goroutines
+	// write sec, inUser and lastFrame, and publish them through section,
+	// which the watchdog reads and, giving up on the run, claims.
+	sec       uint64 // stretches of simulated code started so far, times two
+	inUser    bool
+	lastFrame *Ctx // the frame whose simulated code runs now or ran last
+	section   atomic.Uint64
 }
+
+// hungSection is section's value once the watchdog has given up on the
+// run; the stretch counter never reaches it.
+const hungSection = ^uint64(0)
 
 // New makes a machine with cfg.CPUs idle CPUs.
 func New(cfg Config) (*Machine, error) {
@@ -89,6 +108,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Watchdog == 0 {
 		cfg.Watchdog = DefaultWatchdog
 	}
+	cfg.Positions = cfg.Positions || cfg.Trace
 	m := &Machine{cfg: cfg, allocFailures: cfg.AllocFailures, lastCPU: -1}
 	for i := range cfg.CPUs {
 		m.cpus = append(m.cpus, &CPU{m: m, id: i})
@@ -187,35 +207,73 @@ func (m *Machine) Run(s Strategy) Result {
 	m.started = true
 	m.strategy = s
 	m.addKsoftirqd()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		m.drive()
-	}()
-	if m.cfg.Watchdog < 0 {
-		<-done
-		return m.result()
+	h := m.cfg.Host
+	if h == nil {
+		h = NewHost()
+		defer h.Close()
 	}
-	tick := m.cfg.Watchdog / 4
-	ticker := time.NewTicker(tick)
-	defer ticker.Stop()
-	last, still := m.progress.Load(), time.Duration(0)
+	r := h.runner()
+	m.runner = r
+	r.jobs <- m
+	var tick <-chan time.Time
+	if m.cfg.Watchdog > 0 {
+		c, stop := h.newTicker(m.cfg.Watchdog / 4)
+		defer stop()
+		tick = c
+	}
+	// The watchdog counts the ticks that find the same stretch of
+	// simulated code still running; it gives up after a Watchdog's worth.
+	var last uint64
+	var still time.Duration
 	for {
 		select {
-		case <-done:
+		case alive := <-r.done:
+			if !alive {
+				h.r = nil
+			}
 			return m.result()
-		case <-ticker.C:
-			p := m.progress.Load()
-			if p != last {
-				last, still = p, 0
+		case <-tick:
+			sec := m.section.Load()
+			if sec&1 == 0 || sec != last {
+				last, still = sec, 0
 				continue
 			}
-			if still += tick; still < m.cfg.Watchdog {
+			if still += m.cfg.Watchdog / 4; still < m.cfg.Watchdog {
 				continue
 			}
-			return m.watchdog()
+			if m.section.CompareAndSwap(sec, hungSection) {
+				h.abandon()
+				return m.watchdog()
+			}
 		}
 	}
+}
+
+// toUser starts a stretch of simulated code, the only time the watchdog
+// counts. Only the goroutine running the machine calls toUser and toSim.
+func (m *Machine) toUser() {
+	m.sec += 2
+	m.inUser = true
+	m.section.Store(m.sec | 1)
+}
+
+// toSim ends the stretch of simulated code, if one runs, and unwinds the
+// calling coroutine if the watchdog has already given up on the run.
+func (m *Machine) toSim() {
+	if !m.leaveUser() {
+		panic(errAbort)
+	}
+}
+
+// leaveUser is toSim without the unwinding: it reports false when the
+// watchdog has given up on the run, which must then change nothing the
+// watchdog's result reads (steps, decisions, trace).
+func (m *Machine) leaveUser() bool {
+	if !m.inUser {
+		return m.section.Load() != hungSection
+	}
+	m.inUser = false
+	return m.section.CompareAndSwap(m.sec|1, m.sec)
 }
 
 // EndFailure records f, found by an end-of-run check after a clean run,
@@ -233,28 +291,24 @@ func (m *Machine) result() Result {
 }
 
 // watchdog reports a run whose simulated code stopped reaching scheduling
-// points. It reads only what the stuck code published before leaving its
-// last scheduling point (lastFrame and progress are stored after it), and
-// copies it, because the stuck code may still reach a point later: it then
-// sees hung and unwinds.
+// points. Having claimed section, it reads what the run published before
+// that stretch began: the stuck code can only unwind from now on, without
+// touching steps, decisions or trace.
 func (m *Machine) watchdog() Result {
-	m.hung.Store(true)
-	steps := int(m.progress.Load())
-	f := m.lastFrame.Load()
-	where := "before the first scheduling point"
-	if f != nil {
-		where = fmt.Sprintf("after step %d in %s", steps, f.label())
-	}
+	f := m.lastFrame
 	fail := &Failure{
-		Kind:    KindWatchdog,
-		Message: fmt.Sprintf("simulated code ran for %v without reaching a scheduling point %s", m.cfg.Watchdog, where),
-		Step:    steps,
+		Kind: KindWatchdog,
+		Message: fmt.Sprintf("host watchdog: simulated code ran for %v of host time without reaching a scheduling point after step %d in %s (a judgement of host time, not a verdict on the schedule)",
+			m.cfg.Watchdog, m.step, f.label()),
+		Step:    m.step,
 		CPU:     -1,
+		Context: f.label(),
 	}
-	if f != nil {
-		fail.Context = f.label()
+	trace := m.trace
+	if m.cfg.Trace {
+		trace = append(slices.Clip(trace), Event{Step: m.step, Kind: EvFailure, CPU: -1, Note: fail.Kind + ": " + fail.Message})
 	}
-	return Result{CPUs: len(m.cpus), Steps: steps, Decisions: append([]Move(nil), m.decisions[:steps]...), Failure: fail, m: m}
+	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: slices.Clone(m.decisions), Failure: fail, Trace: trace, m: m}
 }
 
 // drive runs the whole schedule on the run's own goroutine: it takes the
@@ -268,7 +322,7 @@ func (m *Machine) drive() {
 		t.resume()
 	}
 	m.finished = true
-	if m.failure == nil && m.err == nil {
+	if m.failure == nil && m.err == nil && m.section.Load() != hungSection {
 		m.checkStuck()
 	}
 	for _, c := range m.cpus {
@@ -287,6 +341,7 @@ var errAbort = errors.New("sim: run aborted")
 // fail records f as the run's failure and ends the run. Called from
 // simulated code's goroutine, it unwinds that goroutine.
 func (m *Machine) fail(f *Failure) {
+	m.toSim()
 	if m.failure == nil {
 		if f.Step == 0 {
 			f.Step = m.step
@@ -314,8 +369,8 @@ type Task struct {
 	frames []*Ctx // frames[0] is the task frame; interrupt frames nest above
 	prio   int    // scheduling priority: higher preempts lower, never the reverse
 
-	next  func() (struct{}, bool)
-	halt  func()
+	w     *worker // the coroutine carrying the task, while its body runs
+	ended bool    // its body has returned
 	yield func(struct{}) bool
 	wake  wakeKind
 	irq   *IRQSource // the interrupt to deliver on wakeIRQ
@@ -368,18 +423,28 @@ func (t *Task) SetPriority(p int) {
 func (t *Task) top() *Ctx { return t.frames[len(t.frames)-1] }
 
 // resume starts or continues the task's coroutine until it hands control
-// back to the driver.
+// back to the driver. A body that returns frees its coroutine for the
+// next task.
 func (t *Task) resume() {
-	if t.next == nil {
-		t.next, t.halt = iter.Pull(t.body)
+	if t.ended {
+		return
 	}
-	t.next()
+	if t.w == nil {
+		t.w = t.m.runner.worker()
+		t.w.task = t
+	}
+	t.w.next()
+	if t.w.task == nil {
+		t.m.runner.free = append(t.m.runner.free, t.w)
+		t.w, t.ended = nil, true
+	}
 }
 
-// stop unwinds a coroutine parked in a scheduling point.
+// stop unwinds a coroutine parked in a scheduling point: once the run is
+// finished, resuming it makes it unwind.
 func (t *Task) stop() {
-	if t.halt != nil {
-		t.halt()
+	if t.w != nil {
+		t.resume()
 	}
 }
 
@@ -398,7 +463,10 @@ func (t *Task) body(yield func(struct{}) bool) {
 		}
 	}
 	m.exec(f) // start
+	m.lastFrame = f
+	m.toUser()
 	t.fn(f)
+	m.toSim()
 	m.exitTask(t)
 	m.schedule(nil)
 }
@@ -406,6 +474,10 @@ func (t *Task) body(yield func(struct{}) bool) {
 // recoverTask turns a panic in simulated code into the run's failure.
 func (m *Machine) recoverTask(t *Task) {
 	r := recover()
+	if !m.leaveUser() {
+		m.finished, m.next = true, nil
+		return
+	}
 	if r == nil || r == errAbort {
 		return
 	}

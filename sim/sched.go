@@ -278,7 +278,7 @@ func (m *Machine) schedule(self *Task) {
 		if self == nil {
 			return
 		}
-		if !self.yield(struct{}{}) || m.hung.Load() {
+		if !self.yield(struct{}{}) || m.finished {
 			panic(errAbort)
 		}
 		if m.resumed(self) {
@@ -331,7 +331,10 @@ func (m *Machine) deliverIRQ(t *Task, src *IRQSource) {
 	savedIrqsOff := c.irqsOff
 	c.irqsOff = true // handlers run with irqs off
 	t.frames = append(t.frames, f)
+	m.lastFrame = f
+	m.toUser()
 	src.handler(f)
+	m.toSim()
 	t.frames = t.frames[:len(t.frames)-1]
 	c.irqsOff = savedIrqsOff
 	c.hardirq--
@@ -370,7 +373,10 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 			}
 			f.name = a.name
 			m.record(Event{Kind: EvSoftirq, CPU: c.id, frame: f, Note: "softirq " + a.name + " runs"})
+			m.lastFrame = f
+			m.toUser()
 			a.handler(f)
+			m.toSim()
 		}
 	}
 	c.irqsOff = savedIrqsOff

@@ -1,0 +1,126 @@
+package sim
+
+import (
+	"iter"
+	"time"
+)
+
+// Host keeps the goroutines that runs execute on, a driver and the
+// coroutines that carry tasks, from one run to the next. A program that
+// runs many machines in a row (an exploration, a shrink) runs them on one
+// Host: the race detector keeps state for every coroutine ever started,
+// because Go's runtime does not tell it when a coroutine exits, so fresh
+// coroutines for every run grow a race-enabled build without bound.
+//
+// Which goroutine carries which task decides nothing in a run. A Host
+// runs one machine at a time and is not safe for concurrent use; Close
+// ends its goroutines.
+type Host struct {
+	r      *runner
+	closed bool
+	// newTicker starts the watchdog's clock; tests replace it.
+	newTicker func(d time.Duration) (<-chan time.Time, func())
+}
+
+// NewHost returns a host with no goroutines yet: they start with the
+// first run.
+func NewHost() *Host {
+	return &Host{newTicker: func(d time.Duration) (<-chan time.Time, func()) {
+		t := time.NewTicker(d)
+		return t.C, t.Stop
+	}}
+}
+
+// Close ends the host's goroutines and waits for them, except those of a
+// run the watchdog gave up on: they end when that run's simulated code
+// reaches a scheduling point or returns. No machine may run on the host
+// afterwards.
+func (h *Host) Close() {
+	if h.r != nil {
+		close(h.r.jobs)
+		<-h.r.exited
+		h.r = nil
+	}
+	h.closed = true
+}
+
+// runner returns the driver that runs the next machine, starting it if
+// there is none (the first run, or after the previous driver was
+// abandoned or exited).
+func (h *Host) runner() *runner {
+	if h.closed {
+		panic("sim: Run on a closed Host")
+	}
+	if h.r == nil {
+		h.r = &runner{jobs: make(chan *Machine), done: make(chan bool, 1), exited: make(chan struct{})}
+		go h.r.loop()
+	}
+	return h.r
+}
+
+// abandon leaves the current driver to finish a run the watchdog gave up
+// on; it exits after that run, and the next run gets a fresh driver.
+func (h *Host) abandon() {
+	close(h.r.jobs)
+	h.r = nil
+}
+
+// runner is a driver goroutine with the coroutines it resumes. Only the
+// driver touches free; runs are handed over through jobs and done.
+type runner struct {
+	jobs   chan *Machine
+	done   chan bool // after each run: whether the driver goes on
+	exited chan struct{}
+	free   []*worker
+}
+
+// loop drives one machine after another until jobs is closed, or until
+// simulated code calls runtime.Goexit, which ends the driver too.
+func (r *runner) loop() {
+	defer func() {
+		for _, w := range r.free {
+			w.stop()
+		}
+		close(r.exited)
+	}()
+	for m := range r.jobs {
+		r.run(m)
+	}
+}
+
+// run drives m and then tells Run whether the driver goes on.
+func (r *runner) run(m *Machine) {
+	alive := false
+	defer func() { r.done <- alive }()
+	m.drive()
+	alive = true
+}
+
+// worker takes a parked coroutine, or starts one.
+func (r *runner) worker() *worker {
+	if n := len(r.free); n > 0 {
+		w := r.free[n-1]
+		r.free = r.free[:n-1]
+		return w
+	}
+	w := &worker{}
+	w.next, w.stop = iter.Pull(w.loop)
+	return w
+}
+
+// worker is a coroutine that carries one task after another.
+type worker struct {
+	next func() (struct{}, bool)
+	stop func()
+	task *Task // the task it carries; nil once that task's body returned
+}
+
+func (w *worker) loop(yield func(struct{}) bool) {
+	for {
+		w.task.body(yield)
+		w.task = nil
+		if !yield(struct{}{}) {
+			return
+		}
+	}
+}
