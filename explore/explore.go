@@ -5,6 +5,7 @@ package explore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -113,6 +114,10 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 	if err := c.Validate(); err != nil {
 		return Outcome{}, err
 	}
+	// The runs share one host's goroutines (see sim.Host).
+	host := sim.NewHost()
+	defer host.Close()
+	c.Options.Host = host
 	start := time.Now()
 	var out Outcome
 	k := initialPCTSteps
@@ -149,15 +154,21 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 	return out, nil
 }
 
-// locate returns the failure of r with its source position. Untraced runs
-// know where simulated code failed (BUG_ON, panics) but not where a
-// spinning context sits; one traced replay of the same decisions does.
+// locate returns the failure of r with its source position. Runs without
+// positions know where simulated code failed (BUG_ON, panics) but not
+// where a spinning context sits; one replay of the same decisions with
+// positions (and no trace) does. Failures of the whole machine have no
+// line to find.
 func (c *Config) locate(r sim.Result) *sim.Failure {
-	if r.Failure.Source != "" || r.Failure.Kind == sim.KindWatchdog {
+	switch r.Failure.Kind {
+	case sim.KindStepBudget, sim.KindDeadlock, sim.KindWatchdog:
+		return r.Failure
+	}
+	if r.Failure.Source != "" {
 		return r.Failure
 	}
 	opt := c.Options
-	opt.Trace = true
+	opt.Positions = true
 	rr := c.Scenario.Run(c.Values, opt, sim.NewReplay(r.Decisions))
 	if rr.Failure.Same(r.Failure) {
 		return rr.Failure
@@ -202,9 +213,15 @@ type Replayed struct {
 	Reproduced bool
 }
 
-// Replay rebuilds the run a schedule file describes. An error means the
-// file does not describe a run this build can make (unknown scenario, bad
-// parameters, decisions that do not fit).
+// ErrWatchdog is returned for a replay the host watchdog stopped: a
+// judgement of host time, which says nothing about the schedule.
+var ErrWatchdog = errors.New("the host watchdog stopped the replay")
+
+// Replay rebuilds the run a schedule file describes, with source
+// positions, so that its failure names its line, and with the whole trace
+// when trace is set. An error means the file does not describe a run this
+// build can make (unknown scenario, bad parameters, decisions that do not
+// fit), or the host watchdog stopped the replay (ErrWatchdog).
 func Replay(f *schedule.File, trace bool) (Replayed, error) {
 	s, err := scenario.Lookup(f.Scenario)
 	if err != nil {
@@ -214,15 +231,23 @@ func Replay(f *schedule.File, trace bool) (Replayed, error) {
 	if err != nil {
 		return Replayed{}, err
 	}
-	r := s.Run(v, scenario.Options{MaxSteps: f.MaxSteps, Trace: trace}, sim.NewReplayTokens(f.Decisions))
+	return judge(f, s.Run(v, scenario.Options{MaxSteps: f.MaxSteps, Trace: trace, Positions: true}, sim.NewReplayTokens(f.Decisions)))
+}
+
+// judge compares the replay r of f with what f recorded.
+func judge(f *schedule.File, r sim.Result) (Replayed, error) {
 	if r.Err != nil {
 		return Replayed{Result: r}, fmt.Errorf("schedule does not fit scenario %s: %w", f.Scenario, r.Err)
+	}
+	rec := f.Failure
+	ok := rec != nil && r.Failure != nil && rec.Kind == r.Failure.Kind && rec.Message == r.Failure.Message
+	if !ok && r.Failure != nil && r.Failure.Kind == sim.KindWatchdog {
+		return Replayed{Result: r}, fmt.Errorf("%w after %d of the schedule's %d decisions: %s; replay it again on a less busy host",
+			ErrWatchdog, r.Steps, len(f.Decisions), r.Failure.Message)
 	}
 	if r.Steps != len(f.Decisions) {
 		return Replayed{Result: r}, fmt.Errorf("schedule does not fit scenario %s: the run ended after %d of its %d decisions", f.Scenario, r.Steps, len(f.Decisions))
 	}
-	rec := f.Failure
-	ok := rec != nil && r.Failure != nil && rec.Kind == r.Failure.Kind && rec.Message == r.Failure.Message
 	return Replayed{Result: r, Reproduced: ok}, nil
 }
 

@@ -193,3 +193,39 @@ func TestReplayRejectsFilesThatDoNotFit(t *testing.T) {
 	_, err = Replay(&f, false)
 	assert.ErrorContains(t, err, "ring=0: want 1..4096")
 }
+
+// A replay keeps no trace unless asked for one, and still names the line
+// of its failure, as the exploration that found it did.
+func TestReplayTracesOnlyWhenAsked(t *testing.T) {
+	out, err := Explore(context.Background(), config(t, "ring2005"))
+	require.NoError(t, err)
+	require.NotNil(t, out.Failure)
+	plain, err := Replay(out.Schedule, false)
+	require.NoError(t, err)
+	require.True(t, plain.Reproduced)
+	assert.Empty(t, plain.Trace)
+	assert.NotEmpty(t, plain.Failure.Source)
+	assert.Equal(t, public(out.Failure), public(plain.Failure))
+	traced, err := Replay(out.Schedule, true)
+	require.NoError(t, err)
+	assert.NotEmpty(t, traced.Trace)
+	assert.Equal(t, public(plain.Failure), public(traced.Failure))
+}
+
+// A replay the host watchdog stopped says so, as a judgement of host time,
+// never as a schedule that does not fit; a file that recorded that very
+// failure reproduces it.
+func TestReplayStoppedByTheWatchdogSaysSo(t *testing.T) {
+	hung := sim.Result{Steps: 40, Failure: &sim.Failure{Kind: sim.KindWatchdog, Step: 40,
+		Message: "simulated code ran for 10s of host time without reaching a scheduling point after step 40 in task reader/0"}}
+	f := &schedule.File{Scenario: "ring2005", Decisions: make([]string, 100), Failure: &schedule.Failure{Kind: "panic", Message: "bad"}}
+	_, err := judge(f, hung)
+	require.ErrorIs(t, err, ErrWatchdog)
+	assert.NotContains(t, err.Error(), "does not fit")
+	assert.Equal(t, "the host watchdog stopped the replay after 40 of the schedule's 100 decisions: "+hung.Failure.Message+"; replay it again on a less busy host", err.Error())
+
+	f = &schedule.File{Scenario: "ring2005", Decisions: make([]string, 40), Failure: &schedule.Failure{Kind: sim.KindWatchdog, Step: 40, Message: hung.Failure.Message}}
+	rep, err := judge(f, hung)
+	require.NoError(t, err)
+	assert.True(t, rep.Reproduced)
+}

@@ -159,14 +159,16 @@ func Lookup(name string) (*Scenario, error) {
 // Options are the machine settings of a run that do not come from the
 // scenario's parameters.
 type Options struct {
-	MaxSteps int
-	Trace    bool
+	MaxSteps  int
+	Trace     bool
+	Positions bool      // see sim.Config.Positions
+	Host      *sim.Host // runs the machine on the host's goroutines (nil: its own)
 }
 
 // Run builds the scenario with values v on a fresh machine, runs it under
 // strategy and applies the end-of-run check to a clean run.
 func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result {
-	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace}
+	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Positions: opt.Positions, Host: opt.Host}
 	if s.AllocFailures != nil {
 		cfg.AllocFailures = s.AllocFailures(v)
 	}

@@ -82,6 +82,7 @@ func less(a, b [3]int) bool {
 }
 
 type shrinker struct {
+	host     *sim.Host // every candidate runs on its goroutines
 	sc       *scenario.Scenario
 	want     *sim.Failure
 	maxSteps int
@@ -122,7 +123,9 @@ func Shrink(f *schedule.File, b Budget) (Outcome, error) {
 	if b.Attempts == 0 {
 		b.Attempts = DefaultAttempts
 	}
-	s := &shrinker{sc: sc, want: rep.Failure, maxSteps: f.MaxSteps, budget: b, best: state{v, rep.Result}}
+	host := sim.NewHost()
+	defer host.Close()
+	s := &shrinker{host: host, sc: sc, want: rep.Failure, maxSteps: f.MaxSteps, budget: b, best: state{v, rep.Result}}
 	if b.Time > 0 {
 		s.deadline = time.Now().Add(b.Time)
 	}
@@ -144,6 +147,10 @@ func (s *shrinker) stats(st state) Stats {
 	return Stats{Steps: r.Steps, Switches: r.Switches, Preemptions: r.Preemptions, Interrupts: r.Interrupts, Params: s.sc.String(st.values)}
 }
 
+func (s *shrinker) options() scenario.Options {
+	return scenario.Options{MaxSteps: s.maxSteps, Host: s.host}
+}
+
 func (s *shrinker) exhausted() bool {
 	return s.attempts >= s.budget.Attempts || (!s.deadline.IsZero() && time.Now().After(s.deadline))
 }
@@ -156,7 +163,7 @@ func (s *shrinker) try(values scenario.Values, moves []sim.Move, smallerParams b
 		return false
 	}
 	s.attempts++
-	r := s.sc.Run(values, scenario.Options{MaxSteps: s.maxSteps}, sim.NewLenient(moves))
+	r := s.sc.Run(values, s.options(), sim.NewLenient(moves))
 	if r.Err != nil || !r.Failure.Same(s.want) {
 		return false
 	}
@@ -246,7 +253,7 @@ func (s *shrinker) research(values scenario.Values, smallerParams bool) bool {
 			break
 		}
 		s.attempts++
-		r := s.sc.Run(values, scenario.Options{MaxSteps: s.maxSteps}, sim.NewRandom(sim.RunSeed(seed, 0)))
+		r := s.sc.Run(values, s.options(), sim.NewRandom(sim.RunSeed(seed, 0)))
 		if r.Err == nil && r.Failure.Same(s.want) {
 			if cand := (state{values, r}); found == nil || less(cand.score(), found.score()) {
 				found = &cand

@@ -298,7 +298,7 @@ func (m *Machine) watchdog() Result {
 	f := m.lastFrame
 	fail := &Failure{
 		Kind: KindWatchdog,
-		Message: fmt.Sprintf("host watchdog: simulated code ran for %v of host time without reaching a scheduling point after step %d in %s (a judgement of host time, not a verdict on the schedule)",
+		Message: fmt.Sprintf("simulated code ran for %v of host time without reaching a scheduling point after step %d in %s (a judgement of host time, not a verdict on the schedule)",
 			m.cfg.Watchdog, m.step, f.label()),
 		Step:    m.step,
 		CPU:     -1,

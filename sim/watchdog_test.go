@@ -60,7 +60,7 @@ func TestWatchdogReportsCodeStuckBetweenPoints(t *testing.T) {
 	assert.Equal(t, 5, n, "one tick to see the stretch, four to time it")
 	require.NotNil(t, r.Failure)
 	assert.Equal(t, KindWatchdog, r.Failure.Kind)
-	assert.Equal(t, "host watchdog: simulated code ran for 1s of host time without reaching a scheduling point after step 3 in task stuck (a judgement of host time, not a verdict on the schedule)", r.Failure.Message)
+	assert.Equal(t, "simulated code ran for 1s of host time without reaching a scheduling point after step 3 in task stuck (a judgement of host time, not a verdict on the schedule)", r.Failure.Message)
 	assert.Equal(t, 3, r.Steps)
 	assert.Len(t, r.Decisions, 3, "schedule, start, WRITE_ONCE")
 	require.NotEmpty(t, r.Trace)

@@ -7,7 +7,8 @@
 //	simrun replay FILE [--trace=lines|columns] [--json]
 //
 // Exit status: 0 no failure, 1 a failure was found or reproduced, 2 bad
-// usage or input, 130 interrupted with nothing found.
+// usage or input, 3 the host watchdog stopped a replay (a judgement of
+// host time: no verdict), 130 interrupted with nothing found.
 package main
 
 import (

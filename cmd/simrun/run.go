@@ -27,6 +27,7 @@ const (
 	exitPass        = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitHost        = 3 // the host watchdog stopped a replay: no verdict
 	exitInterrupted = 130
 )
 
@@ -334,7 +335,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if f == nil {
 		return code
 	}
-	rep, err := explore.Replay(f, *trace != "" || !*asJSON)
+	rep, err := explore.Replay(f, *trace != "")
+	if errors.Is(err, explore.ErrWatchdog) {
+		fmt.Fprintf(stderr, "simrun replay: %s: %v\n", path, err)
+		return exitHost
+	}
 	if err != nil {
 		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
 	}
