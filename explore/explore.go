@@ -114,10 +114,13 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 	if err := c.Validate(); err != nil {
 		return Outcome{}, err
 	}
-	// The runs share one host's goroutines (see sim.Host).
-	host := sim.NewHost()
-	defer host.Close()
-	c.Options.Host = host
+	// The runs share one host's goroutines (see sim.Host): the caller's,
+	// or one that lives as long as this exploration.
+	if c.Options.Host == nil {
+		host := sim.NewHost()
+		defer host.Close()
+		c.Options.Host = host
+	}
 	start := time.Now()
 	var out Outcome
 	k := initialPCTSteps

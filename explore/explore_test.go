@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -228,4 +229,34 @@ func TestReplayStoppedByTheWatchdogSaysSo(t *testing.T) {
 	rep, err := judge(f, hung)
 	require.NoError(t, err)
 	assert.True(t, rep.Reproduced)
+}
+
+// goroutinesCreated counts the goroutines, coroutines included, that the
+// program has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// An exploration starts its goroutines once, not once per run (under the
+// race detector every goroutine ever started costs memory for good), and
+// runs on the caller's host when it is given one.
+func TestExplorationStartsItsGoroutinesOnce(t *testing.T) {
+	started := func(runs int, host *sim.Host) uint64 {
+		c := config(t, "ring2005-locked")
+		c.Runs, c.Options.Host = runs, host
+		before := goroutinesCreated()
+		out, err := Explore(context.Background(), c)
+		require.NoError(t, err)
+		require.Equal(t, runs, out.Runs)
+		return goroutinesCreated() - before
+	}
+	few, many := started(10, nil), started(500, nil)
+	assert.Less(t, many, few+5, "10 runs started %d goroutines, 500 runs %d", few, many)
+
+	host := sim.NewHost()
+	started(10, host)
+	assert.Less(t, started(500, host), uint64(5), "a warm host starts none")
+	host.Close()
 }

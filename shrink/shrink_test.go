@@ -3,6 +3,7 @@ package shrink
 import (
 	"context"
 	"fmt"
+	"runtime/metrics"
 	"strings"
 	"testing"
 
@@ -98,4 +99,25 @@ func TestShrinkRefusesWhatItCannotKeep(t *testing.T) {
 	f.Failure.Kind = "watchdog"
 	_, err = Shrink(f, Budget{Attempts: 10})
 	assert.ErrorIs(t, err, ErrHangs)
+}
+
+// A shrink starts its goroutines once, not once per candidate it replays:
+// under the race detector every goroutine ever started costs memory for
+// good.
+func TestShrinkStartsItsGoroutinesOnce(t *testing.T) {
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	f := failing(t, "ring2005", 2)
+	started := func(attempts int) uint64 {
+		before := created()
+		res, err := Shrink(f, Budget{Attempts: attempts})
+		require.NoError(t, err)
+		require.Equal(t, attempts, res.Attempts)
+		return created() - before
+	}
+	few, many := started(20), started(500)
+	assert.Less(t, many, few+5, "20 candidates started %d goroutines, 500 candidates %d", few, many)
 }
