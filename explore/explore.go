@@ -148,7 +148,7 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 			c.Progress(out.Stats)
 		}
 		if r.Failure != nil {
-			out.Failure, out.FailRun = c.locate(r), run
+			out.Failure, out.FailRun = located(c.Scenario, c.Values, c.Options, r).Failure, run
 			out.Schedule = c.file(r, run)
 			break
 		}
@@ -157,26 +157,25 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 	return out, nil
 }
 
-// locate returns the failure of r with its source position. Runs without
-// positions know where simulated code failed (BUG_ON, panics) but not
-// where a spinning context sits; one replay of the same decisions with
-// positions (and no trace) does. Failures of the whole machine have no
-// line to find.
-func (c *Config) locate(r sim.Result) *sim.Failure {
+// located returns r, or the same run replayed with source positions when
+// r's failure needs them to name its line. Runs without positions, which
+// are much faster, know where simulated code failed (BUG_ON, panics) but
+// not where a spinning context sits. Failures of the whole machine have
+// no line to find.
+func located(sc *scenario.Scenario, v scenario.Values, opt scenario.Options, r sim.Result) sim.Result {
+	if r.Err != nil || r.Failure == nil || r.Failure.Source != "" || opt.Positions || opt.Trace {
+		return r
+	}
 	switch r.Failure.Kind {
 	case sim.KindStepBudget, sim.KindDeadlock, sim.KindWatchdog:
-		return r.Failure
+		return r
 	}
-	if r.Failure.Source != "" {
-		return r.Failure
-	}
-	opt := c.Options
 	opt.Positions = true
-	rr := c.Scenario.Run(c.Values, opt, sim.NewReplay(r.Decisions))
-	if rr.Failure.Same(r.Failure) {
-		return rr.Failure
+	rr := sc.Run(v, opt, sim.NewReplay(r.Decisions))
+	if rr.Err != nil || !rr.Failure.Same(r.Failure) {
+		return r
 	}
-	return r.Failure
+	return rr
 }
 
 func (c *Config) strategy(run, k int) sim.Strategy {
@@ -220,9 +219,9 @@ type Replayed struct {
 // judgement of host time, which says nothing about the schedule.
 var ErrWatchdog = errors.New("the host watchdog stopped the replay")
 
-// Replay rebuilds the run a schedule file describes, with source
-// positions, so that its failure names its line, and with the whole trace
-// when trace is set. An error means the file does not describe a run this
+// Replay rebuilds the run a schedule file describes, with the whole trace
+// when trace is set; its failure names its line as exploration's does.
+// An error means the file does not describe a run this
 // build can make (unknown scenario, bad parameters, decisions that do not
 // fit), or the host watchdog stopped the replay (ErrWatchdog).
 func Replay(f *schedule.File, trace bool) (Replayed, error) {
@@ -234,7 +233,8 @@ func Replay(f *schedule.File, trace bool) (Replayed, error) {
 	if err != nil {
 		return Replayed{}, err
 	}
-	return judge(f, s.Run(v, scenario.Options{MaxSteps: f.MaxSteps, Trace: trace, Positions: true}, sim.NewReplayTokens(f.Decisions)))
+	opt := scenario.Options{MaxSteps: f.MaxSteps, Trace: trace}
+	return judge(f, located(s, v, opt, s.Run(v, opt, sim.NewReplayTokens(f.Decisions))))
 }
 
 // judge compares the replay r of f with what f recorded.
