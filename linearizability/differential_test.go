@@ -18,7 +18,7 @@ import (
 // finish in time: the differential test then skips the history (the
 // timeout is the second opinion's, never the checker's).
 func porcupineVerdict(h *History, spec model.Spec, cap int) Verdict {
-	switch porcupine.CheckOperationsTimeout(Model(spec, cap), h.operations(), 5*time.Second) {
+	switch porcupine.CheckOperationsTimeout(Model(spec, cap), h.Operations(), 5*time.Second) {
 	case porcupine.Ok:
 		return Ok
 	case porcupine.Illegal:
@@ -165,6 +165,10 @@ func differential(t *rapid.T, spec model.Spec) {
 	}
 	if got.Verdict != want {
 		t.Fatalf("cap %d, spec %s: queue checker says %s (%s), porcupine %s\n%s", cap, spec, got.Verdict, got.Reason, want, dump(h))
+	}
+	// The full sweep alone, without the guessed order first, agrees too.
+	if full := h.checkQueue(spec, cap, WorkPerOp*int64(len(h.Ops)+1024), false); full.Verdict != want {
+		t.Fatalf("cap %d, spec %s: the full sweep says %s (%s), porcupine %s\n%s", cap, spec, full.Verdict, full.Reason, want, dump(h))
 	}
 }
 

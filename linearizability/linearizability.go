@@ -20,9 +20,11 @@
 package linearizability
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"time"
 
@@ -168,9 +170,9 @@ func (h *History) Check(spec model.Spec, cap int) Result {
 // the verdict is Undecided. The same history and budget always give the
 // same result.
 func (h *History) CheckWork(spec model.Spec, cap int, budget int64) Result {
-	r := h.checkQueue(spec, cap, budget)
+	r := h.checkQueue(spec, cap, budget, true)
 	if r.Verdict == Illegal {
-		r.visual = func(path string) error { return visualize(Model(spec, cap), h.operations(), path) }
+		r.visual = func(path string) error { return visualize(Model(spec, cap), h.Operations(), path) }
 	}
 	return r
 }
@@ -236,19 +238,34 @@ func Model(spec model.Spec, cap int) porcupine.Model {
 	}
 }
 
-// operations converts the history for porcupine, marking each operation
-// that overlaps another.
-func (h *History) operations() []porcupine.Operation {
+// Operations is the history as porcupine takes it, for Model: each input
+// marks whether the operation overlaps another.
+func (h *History) Operations() []porcupine.Operation {
+	calls, rets := make([]int64, len(h.Ops)), make([]int64, len(h.Ops))
+	for i, o := range h.Ops {
+		calls[i], rets[i] = o.Call, o.Return
+	}
+	concurrent := overlapping(calls, rets)
 	ops := make([]porcupine.Operation, len(h.Ops))
 	for i, o := range h.Ops {
-		concurrent := false
-		for j, p := range h.Ops {
-			if i != j && o.Call <= p.Return && p.Call <= o.Return {
-				concurrent = true
-				break
-			}
-		}
-		ops[i] = porcupine.Operation{ClientId: o.Client, Input: input{op: o, concurrent: concurrent}, Call: o.Call, Output: nil, Return: o.Return}
+		ops[i] = porcupine.Operation{ClientId: o.Client, Input: input{op: o, concurrent: concurrent[i]}, Call: o.Call, Return: o.Return}
 	}
 	return ops
+}
+
+// overlapping reports for each interval whether it overlaps another one;
+// intervals that meet at one time overlap, as in porcupine.
+func overlapping(calls, rets []int64) []bool {
+	order := make([]int, len(calls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(calls[a], calls[b]) })
+	out := make([]bool, len(calls))
+	maxRet := int64(math.MinInt64)
+	for k, i := range order {
+		out[i] = maxRet >= calls[i] || (k+1 < len(order) && calls[order[k+1]] <= rets[i])
+		maxRet = max(maxRet, rets[i])
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"math"
 	"slices"
@@ -80,6 +81,8 @@ type qchecker struct {
 	failCalls []int32 // non-exempt kFull operations, by call
 
 	work, budget int64
+	guided       bool    // enqueues may only take effect in the order rank gives
+	rank         []int32 // the guided sweep's position of each block
 	gen, next    []config
 	index        map[uint64][]int32
 }
@@ -98,14 +101,25 @@ var errBudget = fmt.Errorf("work budget spent")
 const WorkPerOp = 4096
 
 // checkQueue decides the history against spec for a queue of capacity cap
-// within budget candidate states.
-func (h *History) checkQueue(spec model.Spec, cap int, budget int64) Result {
+// within budget candidate states. With guess set it first tries one order
+// of the enqueues (see guessOrder), which decides most histories that are
+// linearizable in a single pass over few states; only if that order fails
+// does the full sweep decide.
+func (h *History) checkQueue(spec model.Spec, cap int, budget int64, guess bool) Result {
 	q := &qchecker{h: h, spec: spec, cap: cap, budget: budget}
 	if r, ok := q.prepare(); !ok {
 		return r
 	}
 	if r, ok := q.patterns(); !ok {
 		return r
+	}
+	if guess {
+		q.guessOrder()
+		q.guided = true
+		if r := q.sweep(); r.Verdict == Ok {
+			return r
+		}
+		q.guided = false
 	}
 	return q.sweep()
 }
@@ -195,25 +209,22 @@ func (q *qchecker) prepare() (Result, bool) {
 // ALF: those that overlap another operation in time (calls and returns at
 // the same time overlap, as in porcupine).
 func (q *qchecker) markExempt() {
-	order := make([]int, len(q.ops))
-	for i := range order {
-		order[i] = i
+	calls, rets := make([]int64, len(q.ops)), make([]int64, len(q.ops))
+	for i, p := range q.ops {
+		calls[i], rets[i] = p.call, p.ret
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(q.ops[a].call, q.ops[b].call) })
-	maxRet := int64(math.MinInt64)
-	for k, i := range order {
-		p := &q.ops[i]
-		overlaps := maxRet >= p.call || (k+1 < len(order) && q.ops[order[k+1]].call <= p.ret)
-		maxRet = max(maxRet, p.ret)
-		if p.kind == kFull && q.spec == model.ALF && overlaps {
+	overlaps := overlapping(calls, rets)
+	for i := range q.ops {
+		if p := &q.ops[i]; p.kind == kFull && q.spec == model.ALF && overlaps[i] {
 			p.exempt = true
 		}
 	}
-	for _, i := range order {
+	for i := range q.ops {
 		if p := &q.ops[i]; p.kind == kFull && !p.exempt {
 			q.failCalls = append(q.failCalls, int32(i))
 		}
 	}
+	slices.SortStableFunc(q.failCalls, func(a, b int32) int { return cmp.Compare(q.ops[a].call, q.ops[b].call) })
 }
 
 // patterns looks for the violations that two or three operations show by
@@ -387,6 +398,7 @@ func (q *qchecker) sweep() Result {
 	})
 	q.status = make([]uint8, n)
 	q.slot = make([]int16, n)
+	q.pend, q.free, q.next = nil, nil, nil
 	for i := maskWords*64 - 1; i >= 0; i-- {
 		q.free = append(q.free, int16(i))
 	}
@@ -552,12 +564,80 @@ func (q *qchecker) spend() error {
 	return nil
 }
 
+// guessOrder chooses one order of the blocks for the guided sweep: a
+// topological order of "enqueue returned before the other's was called",
+// taking among the blocks free to go next the one with a value dequeued by
+// the call that returned first (of two overlapping dequeues, that one can
+// always take effect first), then by its place in that dequeue's result;
+// blocks never dequeued last, in call order.
+func (q *qchecker) guessOrder() {
+	n := len(q.blocks)
+	type key struct {
+		ret  int64
+		pos  int32
+		call int64
+	}
+	keys := make([]key, n)
+	for b := range n {
+		k := key{math.MaxInt64, 0, q.ops[q.blocks[b].op].call}
+		for _, v := range q.blocks[b].vals {
+			if d, ok := q.deqOf[v]; ok && q.ops[d.op].ret < k.ret {
+				k = key{q.ops[d.op].ret, d.pos, 0}
+			}
+		}
+		keys[b] = k
+	}
+	byCall, byRet := make([]int32, n), make([]int32, n)
+	for b := range n {
+		byCall[b], byRet[b] = int32(b), int32(b)
+	}
+	enq := func(b int32) *qop { return &q.ops[q.blocks[b].op] }
+	slices.SortStableFunc(byCall, func(a, b int32) int { return cmp.Compare(enq(a).call, enq(b).call) })
+	slices.SortStableFunc(byRet, func(a, b int32) int { return cmp.Compare(enq(a).ret, enq(b).ret) })
+	emitted := make([]bool, n)
+	ready := &blockHeap{less: func(a, b int32) bool {
+		ka, kb := keys[a], keys[b]
+		return cmp.Or(cmp.Compare(ka.ret, kb.ret), cmp.Compare(ka.pos, kb.pos), cmp.Compare(ka.call, kb.call), cmp.Compare(a, b)) < 0
+	}}
+	q.rank = make([]int32, n)
+	nextCall, minRet := 0, 0
+	for k := range n {
+		for minRet < n && emitted[byRet[minRet]] {
+			minRet++
+		}
+		// A block may go next once every block that returned before its
+		// call has gone.
+		for nextCall < n && (minRet == n || enq(byCall[nextCall]).call <= enq(byRet[minRet]).ret) {
+			heap.Push(ready, byCall[nextCall])
+			nextCall++
+		}
+		b := heap.Pop(ready).(int32)
+		emitted[b] = true
+		q.rank[b] = int32(k)
+	}
+}
+
+type blockHeap struct {
+	items []int32
+	less  func(a, b int32) bool
+}
+
+func (h *blockHeap) Len() int           { return len(h.items) }
+func (h *blockHeap) Less(i, j int) bool { return h.less(h.items[i], h.items[j]) }
+func (h *blockHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *blockHeap) Push(x any)         { h.items = append(h.items, x.(int32)) }
+func (h *blockHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
 // enqueue appends op's block to c giving nc, if it fits and may stand
 // behind everything this order has enqueued.
 func (q *qchecker) enqueue(c, nc *config, op int) bool {
 	o := &q.ops[op]
 	blk := &q.blocks[o.block]
-	if c.size+len(blk.vals) > q.cap || c.maxKey > blk.firstRet {
+	if c.size+len(blk.vals) > q.cap || c.maxKey > blk.firstRet || (q.guided && q.rank[o.block] != c.nIn) {
 		return false
 	}
 	*nc = *c
@@ -664,7 +744,7 @@ func (q *qchecker) normalize(c *config) error {
 				}
 				if q.deqLegal(c, o) {
 					q.dequeue(c, int(p))
-				} else if nc, ok := q.withBlocks(*c, int(p)); ok && nc.off == 0 {
+				} else if nc, ok := q.withBlocks(*c, int(p)); ok && (nc.off == 0 || q.guided) {
 					*c = nc
 				} else {
 					continue

@@ -76,6 +76,9 @@ type AlfLoad struct {
 	// Spec is what histories are checked against (ALF by default: see
 	// package model for why Strict is too strong for this queue).
 	Spec model.Spec
+	// History, when set, receives every call as it is recorded: what
+	// tests and benchmarks of the checkers read after the run.
+	History *linearizability.History
 }
 
 // Build populates m with the workload and returns its end-of-run check.
@@ -85,7 +88,10 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &linearizability.History{}
+	h := w.History
+	if h == nil {
+		h = &linearizability.History{}
+	}
 	next := uint64(0)
 	client := 0
 	call := func(c *sim.Ctx, id int, op AlfOp, single bool) {
