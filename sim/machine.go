@@ -370,7 +370,6 @@ type Task struct {
 	prio   int    // scheduling priority: higher preempts lower, never the reverse
 
 	w     *worker // the coroutine carrying the task, while its body runs
-	ended bool    // its body has returned
 	yield func(struct{}) bool
 	wake  wakeKind
 	irq   *IRQSource // the interrupt to deliver on wakeIRQ
@@ -426,9 +425,6 @@ func (t *Task) top() *Ctx { return t.frames[len(t.frames)-1] }
 // back to the driver. A body that returns frees its coroutine for the
 // next task.
 func (t *Task) resume() {
-	if t.ended {
-		return
-	}
 	if t.w == nil {
 		t.w = t.m.runner.worker()
 		t.w.task = t
@@ -436,7 +432,7 @@ func (t *Task) resume() {
 	t.w.next()
 	if t.w.task == nil {
 		t.m.runner.free = append(t.m.runner.free, t.w)
-		t.w, t.ended = nil, true
+		t.w = nil
 	}
 }
 
