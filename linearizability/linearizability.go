@@ -1,22 +1,117 @@
-// Package linearizability records histories of queue operations made on
-// the simulated machine and checks them: conservation (no value lost,
-// duplicated or invented) on every history, and linearizability against a
-// specification from package model with porcupine.
+// Package linearizability records histories of queue and pool operations
+// made on the simulated machine and checks them: conservation (no value
+// lost, duplicated or invented) on every history, and linearizability
+// against a specification from package model.
 //
 // Call and return times are the machine's step numbers: an operation that
 // calls after decision s gets time 2s+1, one that returns after decision s
 // gets 2s, so an operation that returns strictly precedes every operation
 // called after it, and two operations are concurrent exactly when their
-// steps interleave.
+// steps interleave. Equal times count as overlapping, as in porcupine.
 //
-// Limits. Porcupine searches linearization orders with a cache of (set of
-// operations linearized, queue contents) pairs. For a FIFO queue that cache
-// grows with queue depth times concurrency: about 4 clients x 50
-// operations checks in milliseconds, a few hundred operations on a queue
-// of capacity 64 has taken gigabytes and minutes. Check therefore refuses
-// histories longer than MaxOps (the caller skips or shortens them), and
-// always runs with a timeout. A timeout is reported as Unknown, never as a
-// pass.
+// # The queue checker
+//
+// Check decides whether a history of the bounded bulk FIFO (model.FIFO,
+// capacity cap) is linearizable under model.Strict or model.ALF. It needs
+// the values of successful enqueues to be distinct (every workload here
+// makes them so); a history that repeats one is Undecided, not judged.
+//
+// With distinct values every dequeued value names the enqueue that put it
+// in, and a state reached by linearizing a set of operations is the set
+// plus the order of the queued values. The checker walks the calls and
+// returns once, in time order, keeping every distinct state (which pending
+// operations have taken effect, and the queue's contents in order) some
+// order of the operations seen so far can reach: at a call the operation
+// becomes pending; at a return every state that cannot have linearized it
+// by then is dropped, and if none is left the history is not linearizable.
+// Equal states are merged, which is where the search over orders becomes a
+// sweep: the number of states alive at a time is bounded by what the
+// pending operations can do, not by the history's length. Every state kept
+// is reached by legal steps in an order that respects real time, so a
+// history the sweep finishes is linearizable; it is exact because the
+// only moves it does not explore are shown below to lose nothing.
+//
+// Moves it makes at once, without keeping the alternative (each is safe:
+// if any linearization completes the current prefix, one completes it
+// starting with that move):
+//
+//   - An operation that changes no state and is legal now (a refused
+//     enqueue with the queue full enough or, under ALF, overlapping another
+//     operation; a dequeue that finds the queue empty or exactly as short
+//     as its result; an enqueue of nothing). Moving it forward in any
+//     completion changes no other operation's state, and nothing that must
+//     precede it is still pending.
+//   - A dequeue whose values are at the front now, when no refused enqueue
+//     that needs justifying (Strict, or ALF without overlap) is pending or
+//     called before the dequeue returns. In any completion nothing can
+//     dequeue before it (its values are at the front), so only enqueues
+//     come between: successful ones still fit with less in the queue and
+//     append behind, and the refused ones that would need more in the
+//     queue are excluded by the condition. Under ALF it always holds: a
+//     refused enqueue linearized after now and before the dequeue overlaps
+//     the dequeue and so needs no justification.
+//   - The same dequeue made legal by first letting in the pending enqueues
+//     of its values, in its result's order, when it takes all of the last
+//     block (nothing left behind): moved forward together, the enqueues
+//     only shrink what later operations see in the queue, and since the
+//     queue is as it was minus the dequeued values, empty and short
+//     dequeues and the order of what follows are unchanged.
+//
+// Moves it defers: an enqueue takes effect only when something needs it,
+// namely its own return, a dequeue of its values (the combined move
+// above, explored even when not forced), its place before another enqueue
+// that is taking effect (all pending enqueues may go before the returning
+// one), or a refused enqueue that needs the queue fuller (while one is
+// pending, any pending enqueue may go). Delaying an enqueue past what does
+// not need it is safe: dequeues that do not take its values see less in
+// the queue but the same front, and an empty or short dequeue cannot sit
+// between (its result would have to include the values).
+//
+// One more cut is sound for every order: a block cannot stand behind a
+// block whose last value is dequeued by a call that begins after the
+// dequeue of its own first value returned (FIFO order), so a state whose
+// queue would break that is never made. A state records the largest such
+// call among the blocks it has enqueued; blocks already gone can only have
+// smaller ones.
+//
+// Before the sweep, patterns of two or three operations that are never
+// linearizable are looked for, in O(n log n), so that most violations are
+// reported by the operations that make them: a value dequeued before its
+// enqueue began, twice, or never enqueued; values of one enqueue leaving
+// out of order; a dequeue returning values in an order their enqueues
+// contradict; a value enqueued entirely before another and dequeued
+// entirely after it (or never, while the other is); a dequeue returning
+// empty or short while a value enqueued before it began stays in the
+// queue until after it returned. Otherwise the report names the operation
+// that no order explains and one state the queue could have been in.
+//
+// Cost. The sweep does O(w) work per call or return, where w is the number
+// of states alive, each step O(log n) for the persistent queue contents
+// (which share memory between states); memory is linear in the history.
+// The checker first runs the sweep keeping one state only, with the
+// enqueues in one guessed order (a topological order of real time in
+// which blocks go in the order their values were dequeued): a success
+// proves linearizability in a single pass, and histories from simulated
+// runs almost always succeed there. If the guess fails, the full sweep
+// decides; w then depends on how many operations overlap and how long
+// their order stays open, and is exponential in the worst case (deciding
+// linearizability in general is NP-complete). Both passes count the
+// states they build; past the budget (WorkPerOp per operation) the verdict
+// is Undecided: a failure of its own kind, never a pass, and the same for
+// the same history on any machine.
+//
+// # The pool checker
+//
+// PoolHistory.Check decides the pool specification one object at a time
+// with the same sweep over (pending operations taken effect, holder),
+// exhaustively: an object has few operations in flight. It counts states
+// the same way.
+//
+// # Porcupine
+//
+// Porcupine (Model, Operations) stays as the second opinion: the tests
+// compare both checkers on random and mutated histories, and an illegal
+// history short enough is drawn with porcupine's visualisation (WriteHTML).
 package linearizability
 
 import (

@@ -44,12 +44,92 @@ type qblock struct {
 	// none leaves). A block whose firstRet is below some earlier block's
 	// lastCall cannot stand behind it in the queue.
 	lastCall, firstRet int64
+	// pred and succ are the blocks right before and after it in the
+	// queue when a dequeue's result says so (a value of one followed by
+	// the other's first), or -1.
+	pred, succ int32
 }
 
 type vref struct{ block, pos int32 }
 
 // dref says which dequeue took a value and where in its result.
 type dref struct{ op, pos int32 }
+
+// vinfo is what the checker knows of a value: the block that enqueued it
+// (-1: none) and the dequeue that took it (-1: none).
+type vinfo struct{ block, pos, dop, dpos int32 }
+
+// values indexes the values of a history: a slice when they are dense
+// (every workload here numbers them 1, 2, 3, ...), a map otherwise.
+type values struct {
+	dense  []vinfo
+	index  map[uint64]int32
+	sparse []vinfo
+}
+
+func newValues(ops []Op) values {
+	var n int
+	var top uint64
+	for _, o := range ops {
+		for _, v := range o.Vals {
+			n++
+			top = max(top, v)
+		}
+	}
+	if top <= 2*uint64(n)+1024 {
+		d := make([]vinfo, top+1)
+		for i := range d {
+			d[i] = vinfo{-1, 0, -1, 0}
+		}
+		return values{dense: d}
+	}
+	return values{index: make(map[uint64]int32, n)}
+}
+
+// at returns v's entry, making it when v is new.
+func (x *values) at(v uint64) *vinfo {
+	if x.index == nil {
+		if v < uint64(len(x.dense)) {
+			return &x.dense[v]
+		}
+		// A value no enqueue offered (only a dequeue returns it).
+		x.index = make(map[uint64]int32)
+	}
+	i, ok := x.index[v]
+	if !ok {
+		i = int32(len(x.sparse))
+		x.index[v] = i
+		x.sparse = append(x.sparse, vinfo{-1, 0, -1, 0})
+	}
+	return &x.sparse[i]
+}
+
+// find returns v's entry, or the zero "unknown" one.
+func (x *values) find(v uint64) vinfo {
+	if v < uint64(len(x.dense)) {
+		return x.dense[v]
+	}
+	if i, ok := x.index[v]; ok {
+		return x.sparse[i]
+	}
+	return vinfo{-1, 0, -1, 0}
+}
+
+func (q *qchecker) enqOf(v uint64) (vref, bool) {
+	e := q.vals.find(v)
+	return vref{e.block, e.pos}, e.block >= 0
+}
+
+// enq0 is enqOf for a value known to be enqueued.
+func (q *qchecker) enq0(v uint64) vref {
+	e := q.vals.find(v)
+	return vref{e.block, e.pos}
+}
+
+func (q *qchecker) deqOf(v uint64) (dref, bool) {
+	e := q.vals.find(v)
+	return dref{e.dop, e.dpos}, e.dop >= 0
+}
 
 const maskWords = 4 // up to 256 operations in flight at once
 
@@ -63,14 +143,22 @@ type config struct {
 	chash     uint64 // sum of mix(block, position) over the queue
 }
 
+// guide is how a guided sweep picks the one order of enqueues it tries.
+type guide uint8
+
+const (
+	guideNone   guide = iota // the full sweep
+	guideLocal               // a returning enqueue lets in first the pending ones whose values left earlier
+	guideGlobal              // enqueues take effect in the order guessOrder fixed
+)
+
 type qchecker struct {
 	h      *History
 	spec   model.Spec
 	cap    int
 	ops    []qop
 	blocks []qblock
-	val    map[uint64]vref
-	deqOf  map[uint64]dref
+	vals   values
 
 	status []uint8 // 0 not called, 1 pending, 2 returned
 	slot   []int16
@@ -81,10 +169,12 @@ type qchecker struct {
 	failCalls []int32 // non-exempt kFull operations, by call
 
 	work, budget int64
-	guided       bool    // enqueues may only take effect in the order rank gives
-	rank         []int32 // the guided sweep's position of each block
+	guided       guide
+	rank         []int32 // guideGlobal's position of each block
 	gen, next    []config
+	keys         []uint64 // key of each state in next
 	index        map[uint64][]int32
+	indexed      bool // index holds next's keys
 }
 
 const (
@@ -115,11 +205,13 @@ func (h *History) checkQueue(spec model.Spec, cap int, budget int64, guess bool)
 	}
 	if guess {
 		q.guessOrder()
-		q.guided = true
-		if r := q.sweep(); r.Verdict == Ok {
-			return r
+		for _, mode := range []guide{guideLocal, guideGlobal} {
+			q.guided = mode
+			if r := q.sweep(); r.Verdict == Ok {
+				return r
+			}
 		}
-		q.guided = false
+		q.guided = guideNone
 	}
 	return q.sweep()
 }
@@ -133,8 +225,7 @@ func illegal(ops []int, format string, args ...any) Result {
 func (q *qchecker) prepare() (Result, bool) {
 	h := q.h
 	q.ops = make([]qop, len(h.Ops))
-	q.val = make(map[uint64]vref)
-	q.deqOf = make(map[uint64]dref)
+	q.vals = newValues(h.Ops)
 	for i, o := range h.Ops {
 		p := qop{call: o.Call, ret: o.Return}
 		if o.Return < o.Call {
@@ -150,12 +241,13 @@ func (q *qchecker) prepare() (Result, bool) {
 			p.kind, p.m = kFull, len(o.Vals)
 		case o.Enqueue && o.Got == len(o.Vals):
 			p.kind, p.block = kEnq, int32(len(q.blocks))
-			q.blocks = append(q.blocks, qblock{op: int32(i), vals: o.Vals, lastCall: math.MaxInt64, firstRet: math.MaxInt64})
+			q.blocks = append(q.blocks, qblock{op: int32(i), vals: o.Vals, lastCall: math.MaxInt64, firstRet: math.MaxInt64, pred: -1, succ: -1})
 			for j, v := range o.Vals {
-				if _, dup := q.val[v]; dup {
+				if e := q.vals.at(v); e.block >= 0 {
 					return Result{Verdict: Undecided, Reason: fmt.Sprintf("value %d is enqueued twice: the queue checker needs distinct values", v)}, false
+				} else {
+					e.block, e.pos = p.block, int32(j)
 				}
-				q.val[v] = vref{p.block, int32(j)}
 			}
 		case o.Enqueue:
 			return illegal([]int{i}, "%s: an enqueue returns all of its values or none", q.name(i)), false
@@ -171,17 +263,26 @@ func (q *qchecker) prepare() (Result, bool) {
 	}
 	for i, p := range q.ops {
 		for j, v := range p.out {
-			r, ok := q.val[v]
+			r, ok := q.enqOf(v)
 			if !ok {
 				return illegal([]int{i}, "%s returned %d, which no enqueue put in", q.name(i), v), false
 			}
-			if d, twice := q.deqOf[v]; twice {
+			if d, twice := q.deqOf(v); twice {
 				return illegal([]int{int(d.op), i}, "value %d was dequeued twice: by %s and by %s", v, q.name(int(d.op)), q.name(i)), false
 			}
-			q.deqOf[v] = dref{int32(i), int32(j)}
+			e := q.vals.at(v)
+			e.dop, e.dpos = int32(i), int32(j)
 			if p.ret < q.ops[q.blocks[r.block].op].call {
 				e := int(q.blocks[r.block].op)
 				return illegal([]int{i, e}, "%s returned %d before %s, which enqueued it, began", q.name(i), v, q.name(e)), false
+			}
+		}
+	}
+	for _, p := range q.ops {
+		for j := 1; j < len(p.out); j++ {
+			x, y := q.enq0(p.out[j-1]), q.enq0(p.out[j])
+			if x.block != y.block && y.pos == 0 && int(x.pos) == len(q.blocks[x.block].vals)-1 {
+				q.blocks[x.block].succ, q.blocks[y.block].pred = y.block, x.block
 			}
 		}
 	}
@@ -189,7 +290,7 @@ func (q *qchecker) prepare() (Result, bool) {
 		blk := &q.blocks[b]
 		last := int64(math.MinInt64)
 		for j, v := range blk.vals {
-			d, ok := q.deqOf[v]
+			d, ok := q.deqOf(v)
 			if !ok {
 				last = math.MaxInt64
 				continue
@@ -236,8 +337,8 @@ func (q *qchecker) patterns() (Result, bool) {
 	for _, blk := range q.blocks {
 		for j := 1; j < len(blk.vals); j++ {
 			a, b := blk.vals[j-1], blk.vals[j]
-			da, aOut := q.deqOf[a]
-			db, bOut := q.deqOf[b]
+			da, aOut := q.deqOf(a)
+			db, bOut := q.deqOf(b)
 			switch {
 			case bOut && !aOut:
 				return illegal([]int{int(blk.op), int(db.op)}, "%d and %d entered together by %s, but %d was dequeued by %s while %d never was",
@@ -250,7 +351,7 @@ func (q *qchecker) patterns() (Result, bool) {
 	}
 	for i, p := range q.ops {
 		for j := 1; j < len(p.out); j++ {
-			ra, rb := q.val[p.out[j-1]], q.val[p.out[j]]
+			ra, rb := q.enq0(p.out[j-1]), q.enq0(p.out[j])
 			ea, eb := q.blocks[ra.block].op, q.blocks[rb.block].op
 			if q.ops[eb].ret < q.ops[ea].call {
 				return illegal([]int{i, int(eb), int(ea)}, "%s returned %d before %d, but %d was enqueued by %s, which returned before %s, which enqueued %d, began",
@@ -309,7 +410,7 @@ func (q *qchecker) patterns() (Result, bool) {
 func (q *qchecker) lateValue(b int) (uint64, int) {
 	blk := &q.blocks[b]
 	for _, v := range slices.Backward(blk.vals) {
-		d, ok := q.deqOf[v]
+		d, ok := q.deqOf(v)
 		if !ok {
 			return v, -1
 		}
@@ -323,7 +424,8 @@ func (q *qchecker) lateValue(b int) (uint64, int) {
 func (q *qchecker) orderViolation(a, b int) Result {
 	va, da := q.lateValue(a)
 	vb := q.blocks[b].vals[0]
-	db := int(q.deqOf[vb].op)
+	d, _ := q.deqOf(vb)
+	db := int(d.op)
 	ea, eb := int(q.blocks[a].op), int(q.blocks[b].op)
 	if da < 0 {
 		return illegal([]int{db, ea, eb}, "%s returned %d while %d, enqueued earlier by %s (returned before %s, which enqueued %d, began), never left the queue",
@@ -485,21 +587,44 @@ func (q *qchecker) same(a, b *config) bool {
 		equalRange(a.s, b.s, int(a.head), int(a.nIn))
 }
 
-// add puts c in the next generation unless an equal state is there.
+// add puts c in the next generation unless an equal state is there. A
+// small generation is searched directly; a large one through the index.
 func (q *qchecker) add(c config) {
 	k := c.key()
-	for _, j := range q.index[k] {
-		if q.same(&q.next[j], &c) {
-			return
+	if len(q.next) < smallGen {
+		for j := range q.next {
+			if q.keys[j] == k && q.same(&q.next[j], &c) {
+				return
+			}
 		}
+	} else {
+		if !q.indexed {
+			clear(q.index)
+			for j := range q.next {
+				q.index[q.keys[j]] = append(q.index[q.keys[j]], int32(j))
+			}
+			q.indexed = true
+		}
+		for _, j := range q.index[k] {
+			if q.same(&q.next[j], &c) {
+				return
+			}
+		}
+		q.index[k] = append(q.index[k], int32(len(q.next)))
 	}
-	q.index[k] = append(q.index[k], int32(len(q.next)))
+	q.keys = append(q.keys, k)
 	q.next = append(q.next, c)
 }
 
+const smallGen = 16
+
+// reset empties the next generation.
+func (q *qchecker) reset() {
+	q.next, q.keys, q.indexed = q.next[:0], q.keys[:0], false
+}
+
 func (q *qchecker) dedup(gen []config) []config {
-	clear(q.index)
-	q.next = q.next[:0]
+	q.reset()
 	for _, c := range gen {
 		q.add(c)
 	}
@@ -511,8 +636,7 @@ func (q *qchecker) dedup(gen []config) []config {
 // the pending operations: forced moves applied at once, optional moves
 // explored. due is the operation returning now, or -1.
 func (q *qchecker) closure(due int) error {
-	clear(q.index)
-	q.next = q.next[:0]
+	q.reset()
 	for _, c := range q.gen {
 		if err := q.normalize(&c); err != nil {
 			return err
@@ -524,9 +648,18 @@ func (q *qchecker) closure(due int) error {
 		// Enqueues may take effect early only for a refused enqueue that
 		// needs the queue fuller, or to stand before the due enqueue.
 		enqOK := due >= 0 && q.ops[due].kind == kEnq && !q.linearized(&c, due)
+		only := -1 // the one enqueue guideLocal lets in
+		if enqOK && q.guided == guideLocal {
+			only = due
+			for _, p := range q.pend {
+				if q.ops[p].kind == kEnq && !q.linearized(&c, int(p)) && q.leftBefore(int(p), only) {
+					only = int(p)
+				}
+			}
+		}
 		for _, p := range q.pend {
 			if o := &q.ops[p]; o.kind == kFull && !o.exempt && !q.linearized(&c, int(p)) {
-				enqOK = true
+				enqOK, only = true, -1
 				break
 			}
 		}
@@ -540,7 +673,7 @@ func (q *qchecker) closure(due int) error {
 			switch {
 			case o.kind == kDeq:
 				nc, ok = q.withBlocks(c, int(p))
-			case o.kind == kEnq && enqOK:
+			case o.kind == kEnq && enqOK && (only < 0 || only == int(p)):
 				ok = q.enqueue(&c, &nc, int(p))
 			}
 			if !ok {
@@ -564,6 +697,24 @@ func (q *qchecker) spend() error {
 	return nil
 }
 
+// leftBefore guesses, for guideLocal, that enqueue a's values left before
+// enqueue b's: its first value was dequeued by a call that returned first
+// (of two overlapping dequeues, that one can always take effect first), or
+// earlier in the same dequeue.
+func (q *qchecker) leftBefore(a, b int) bool {
+	da, aOut := q.deqOf(q.blocks[q.ops[a].block].vals[0])
+	db, bOut := q.deqOf(q.blocks[q.ops[b].block].vals[0])
+	switch {
+	case !aOut:
+		return false
+	case !bOut:
+		return true
+	case da.op == db.op:
+		return da.pos < db.pos
+	}
+	return cmp.Or(cmp.Compare(q.ops[da.op].ret, q.ops[db.op].ret), cmp.Compare(da.op, db.op)) < 0
+}
+
 // guessOrder chooses one order of the blocks for the guided sweep: a
 // topological order of "enqueue returned before the other's was called",
 // taking among the blocks free to go next the one with a value dequeued by
@@ -581,7 +732,7 @@ func (q *qchecker) guessOrder() {
 	for b := range n {
 		k := key{math.MaxInt64, 0, q.ops[q.blocks[b].op].call}
 		for _, v := range q.blocks[b].vals {
-			if d, ok := q.deqOf[v]; ok && q.ops[d.op].ret < k.ret {
+			if d, ok := q.deqOf(v); ok && q.ops[d.op].ret < k.ret {
 				k = key{q.ops[d.op].ret, d.pos, 0}
 			}
 		}
@@ -637,7 +788,14 @@ func (h *blockHeap) Pop() any {
 func (q *qchecker) enqueue(c, nc *config, op int) bool {
 	o := &q.ops[op]
 	blk := &q.blocks[o.block]
-	if c.size+len(blk.vals) > q.cap || c.maxKey > blk.firstRet || (q.guided && q.rank[o.block] != c.nIn) {
+	if c.size+len(blk.vals) > q.cap || c.maxKey > blk.firstRet || (q.guided == guideGlobal && q.rank[o.block] != c.nIn) {
+		return false
+	}
+	last := int32(-1)
+	if c.nIn > 0 {
+		last = c.s.get(int(c.nIn) - 1)
+	}
+	if (blk.pred >= 0 && blk.pred != last) || (last >= 0 && q.blocks[last].succ >= 0 && q.blocks[last].succ != o.block) {
 		return false
 	}
 	*nc = *c
@@ -655,7 +813,7 @@ func (q *qchecker) enqueue(c, nc *config, op int) bool {
 func (q *qchecker) withBlocks(c config, op int) (config, bool) {
 	o := &q.ops[op]
 	for _, v := range o.out {
-		r := q.val[v]
+		r := q.enq0(v)
 		e := int(q.blocks[r.block].op)
 		if q.linearized(&c, e) {
 			continue
@@ -744,7 +902,7 @@ func (q *qchecker) normalize(c *config) error {
 				}
 				if q.deqLegal(c, o) {
 					q.dequeue(c, int(p))
-				} else if nc, ok := q.withBlocks(*c, int(p)); ok && (nc.off == 0 || q.guided) {
+				} else if nc, ok := q.withBlocks(*c, int(p)); ok && (nc.off == 0 || q.guided != guideNone) {
 					*c = nc
 				} else {
 					continue
@@ -818,3 +976,4 @@ func (q *qchecker) death(op int, c config) Result {
 	}
 	return illegal([]int{op}, "%s: %s (one possible state when it began: the queue held %s, %d values)", q.name(op), why, held, c.size)
 }
+
