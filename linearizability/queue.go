@@ -976,4 +976,3 @@ func (q *qchecker) death(op int, c config) Result {
 	}
 	return illegal([]int{op}, "%s: %s (one possible state when it began: the queue held %s, %d values)", q.name(op), why, held, c.size)
 }
-
