@@ -108,14 +108,17 @@ func synthetic(n, clients, cap int, spec model.Spec, seed uint64) *linearizabili
 var sizes = []int{1_000, 10_000, 100_000, 1_000_000}
 
 // BenchmarkQueueCheck: the queue checker on histories of 10^3..10^6
-// operations, simulated (16 CPUs, a 1024-slot queue) and synthetic (16
-// and 64 clients, 1024 slots), reporting operations checked per second.
+// operations, simulated (4 and 16 CPUs, a 1024-slot queue) and synthetic
+// (16 and 64 clients, 1024 slots), reporting operations checked per
+// second.
 func BenchmarkQueueCheck(b *testing.B) {
 	for _, n := range sizes {
-		for _, kind := range []string{"sim-16cpu", "synthetic-16", "synthetic-64"} {
+		for _, kind := range []string{"sim-4cpu", "sim-16cpu", "synthetic-16", "synthetic-64"} {
 			b.Run(fmt.Sprintf("%s/ops=%d", kind, n), func(b *testing.B) {
 				var h *linearizability.History
 				switch kind {
+				case "sim-4cpu":
+					h = simulated(b, 4, 1024, n/4, 1)
 				case "sim-16cpu":
 					h = simulated(b, 16, 1024, n/16, 1)
 				case "synthetic-16":

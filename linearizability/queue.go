@@ -671,7 +671,8 @@ func (q *qchecker) closure(due int) error {
 			var nc config
 			var ok bool
 			switch {
-			case o.kind == kDeq:
+			case o.kind == kDeq && q.guided == guideNone:
+				// (A guided sweep makes every legal dequeue at once.)
 				nc, ok = q.withBlocks(c, int(p))
 			case o.kind == kEnq && enqOK && (only < 0 || only == int(p)):
 				ok = q.enqueue(&c, &nc, int(p))
@@ -812,7 +813,23 @@ func (q *qchecker) enqueue(c, nc *config, op int) bool {
 // the values it returned, in the order it returned them.
 func (q *qchecker) withBlocks(c config, op int) (config, bool) {
 	o := &q.ops[op]
-	for _, v := range o.out {
+	// What is queued must be the start of the result, and the rest must
+	// begin a pending block: checked before building anything.
+	k := min(c.size, len(o.out))
+	if k == len(o.out) {
+		if !q.deqLegal(&c, o) {
+			return c, false
+		}
+		q.dequeue(&c, op)
+		return c, true
+	}
+	if !q.frontIs(&c, o.out[:k]) {
+		return c, false
+	}
+	if r := q.enq0(o.out[k]); r.pos != 0 || q.status[q.blocks[r.block].op] != stPending {
+		return c, false
+	}
+	for _, v := range o.out[k:] {
 		r := q.enq0(v)
 		e := int(q.blocks[r.block].op)
 		if q.linearized(&c, e) {
@@ -839,17 +856,24 @@ func (q *qchecker) deqLegal(c *config, o *qop) bool {
 	if c.size < k || (k < o.n && c.size != k) {
 		return false
 	}
+	return q.frontIs(c, o.out)
+}
+
+// frontIs reports whether the queue starts with vals (it holds at least
+// that many).
+func (q *qchecker) frontIs(c *config, vals []uint64) bool {
+	k := len(vals)
 	pos, off := int(c.head), int(c.off)
 	for i := 0; i < k; {
-		vals := q.blocks[c.s.get(pos)].vals
-		for off < len(vals) && i < k {
-			if vals[off] != o.out[i] {
+		blk := q.blocks[c.s.get(pos)].vals
+		for off < len(blk) && i < k {
+			if blk[off] != vals[i] {
 				return false
 			}
 			off++
 			i++
 		}
-		if off == len(vals) {
+		if off == len(blk) {
 			pos++
 			off = 0
 		}
@@ -897,7 +921,8 @@ func (q *qchecker) normalize(c *config) error {
 					continue
 				}
 			case kDeq:
-				if !q.dequeueSafe(c, o) {
+				// An empty result changes nothing: always safe when legal.
+				if len(o.out) > 0 && !q.dequeueSafe(c, o) {
 					continue
 				}
 				if q.deqLegal(c, o) {
@@ -929,6 +954,9 @@ func (q *qchecker) normalize(c *config) error {
 // effect in c, is called before o returns (or at the same time: equal
 // times overlap).
 func (q *qchecker) dequeueSafe(c *config, o *qop) bool {
+	if len(q.failCalls) == 0 {
+		return true
+	}
 	for _, p := range q.pend {
 		if f := &q.ops[p]; f.kind == kFull && !f.exempt && !q.linearized(c, int(p)) {
 			return false
