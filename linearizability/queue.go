@@ -671,8 +671,9 @@ func (q *qchecker) closure(due int) error {
 			var nc config
 			var ok bool
 			switch {
-			case o.kind == kDeq && q.guided == guideNone:
-				// (A guided sweep makes every legal dequeue at once.)
+			case o.kind == kDeq && (q.guided == guideNone || int(p) == due):
+				// A guided sweep makes the dequeues that are safe at
+				// once, and the others only when they return.
 				nc, ok = q.withBlocks(c, int(p))
 			case o.kind == kEnq && enqOK && (only < 0 || only == int(p)):
 				ok = q.enqueue(&c, &nc, int(p))
@@ -927,7 +928,7 @@ func (q *qchecker) normalize(c *config) error {
 				}
 				if q.deqLegal(c, o) {
 					q.dequeue(c, int(p))
-				} else if nc, ok := q.withBlocks(*c, int(p)); ok && (nc.off == 0 || q.guided != guideNone) {
+				} else if nc, ok := q.withBlocks(*c, int(p)); ok && nc.off == 0 {
 					*c = nc
 				} else {
 					continue
@@ -1000,7 +1001,14 @@ func (q *qchecker) death(op int, c config) Result {
 	case kEnq:
 		why = fmt.Sprintf("no order lets its %d values in: it needs %d free slots of %d and the order of the values dequeued must match", len(q.blocks[o.block].vals), len(q.blocks[o.block].vals), q.cap)
 	case kDeq:
-		why = "no order of the operations before it puts exactly these values at the front of the queue"
+		switch {
+		case len(o.out) == 0:
+			why = "no order of the operations before it leaves the queue empty at a moment within its call"
+		case len(o.out) < o.n:
+			why = "no order of the operations before it leaves exactly these values in the queue at a moment within its call"
+		default:
+			why = "no order of the operations before it puts exactly these values at the front of the queue"
+		}
 	}
 	return illegal([]int{op}, "%s: %s (one possible state when it began: the queue held %s, %d values)", q.name(op), why, held, c.size)
 }
