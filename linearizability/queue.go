@@ -517,13 +517,13 @@ func (q *qchecker) sweep() Result {
 			q.free = q.free[:len(q.free)-1]
 			q.status[i] = stPending
 			q.pend = append(q.pend, int32(i))
-			if err := q.closure(-1); err != nil {
+			if err := q.closure(-1, i); err != nil {
 				return q.undecided()
 			}
 			continue
 		}
 		before := q.gen[0]
-		if err := q.closure(i); err != nil {
+		if err := q.closure(i, -1); err != nil {
 			return q.undecided()
 		}
 		sl := q.slot[i]
@@ -634,12 +634,20 @@ func (q *qchecker) dedup(gen []config) []config {
 
 // closure replaces the generation by every state reachable from it with
 // the pending operations: forced moves applied at once, optional moves
-// explored. due is the operation returning now, or -1.
-func (q *qchecker) closure(due int) error {
+// explored. due is the operation returning now, called the one called
+// now; -1 for neither.
+func (q *qchecker) closure(due, called int) error {
 	q.reset()
 	for _, c := range q.gen {
-		if err := q.normalize(&c); err != nil {
-			return err
+		// The states are normalized already. Without refused enqueues
+		// that need justifying, what normalize does depends only on the
+		// state and which operations are pending: only an operation just
+		// called can start new moves, by itself or, for an enqueue, by
+		// letting a dequeue of its values in.
+		if len(q.failCalls) > 0 || (called >= 0 && (q.ops[called].kind == kEnq || q.eager(&c, called))) {
+			if err := q.normalize(&c); err != nil {
+				return err
+			}
 		}
 		q.add(c)
 	}
@@ -911,44 +919,48 @@ func (q *qchecker) normalize(c *config) error {
 	for changed := true; changed; {
 		changed = false
 		for _, p := range q.pend {
-			if q.linearized(c, int(p)) {
-				continue
-			}
-			o := &q.ops[p]
-			switch o.kind {
-			case kNop:
-			case kFull:
-				if !o.exempt && c.size+o.m <= q.cap {
-					continue
-				}
-			case kDeq:
-				// An empty result changes nothing: always safe when legal.
-				if len(o.out) > 0 && !q.dequeueSafe(c, o) {
-					continue
-				}
-				if q.deqLegal(c, o) {
-					q.dequeue(c, int(p))
-				} else if nc, ok := q.withBlocks(*c, int(p)); ok && nc.off == 0 {
-					*c = nc
-				} else {
-					continue
-				}
+			if q.eager(c, int(p)) {
 				if err := q.spend(); err != nil {
 					return err
 				}
 				changed = true
-				continue
-			default:
-				continue
 			}
-			if err := q.spend(); err != nil {
-				return err
-			}
-			c.mark(q.slot[p])
-			changed = true
 		}
 	}
 	return q.spend()
+}
+
+// eager makes pending operation p take effect in c if that is one of the
+// moves normalize makes at once, and reports whether it did.
+func (q *qchecker) eager(c *config, p int) bool {
+	if q.linearized(c, p) {
+		return false
+	}
+	o := &q.ops[p]
+	switch o.kind {
+	case kNop:
+	case kFull:
+		if !o.exempt && c.size+o.m <= q.cap {
+			return false
+		}
+	case kDeq:
+		// An empty result changes nothing: always safe when legal.
+		if len(o.out) > 0 && !q.dequeueSafe(c, o) {
+			return false
+		}
+		if q.deqLegal(c, o) {
+			q.dequeue(c, p)
+		} else if nc, ok := q.withBlocks(*c, p); ok && nc.off == 0 {
+			*c = nc
+		} else {
+			return false
+		}
+		return true
+	default:
+		return false
+	}
+	c.mark(q.slot[p])
+	return true
 }
 
 // dequeueSafe: no refused enqueue that needs justifying, not yet taken
