@@ -217,7 +217,13 @@ func (h *History) checkQueue(spec model.Spec, cap int, budget int64, guess bool)
 }
 
 func illegal(ops []int, format string, args ...any) Result {
-	return Result{Verdict: Illegal, Reason: fmt.Sprintf(format, args...), Ops: ops}
+	var named []int
+	for _, i := range ops {
+		if !slices.Contains(named, i) {
+			named = append(named, i)
+		}
+	}
+	return Result{Verdict: Illegal, Reason: fmt.Sprintf(format, args...), Ops: named}
 }
 
 // prepare classifies the operations and indexes the values; it rejects
