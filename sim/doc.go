@@ -27,7 +27,7 @@
 // runtime panics there (out-of-bounds index, nil dereference), deadlock
 // (nothing can run and tasks sleep), soft lockup (a context spins in
 // cpu_relax on memory that no context able to run can change), step budget
-// exhaustion, and simulated code that runs too long on the host without
+// exhaustion, and simulated code that runs past the host-time limit without
 // reaching a scheduling point (the watchdog: a judgement of host time, the
 // one result that is not a function of the decisions).
 //

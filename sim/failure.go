@@ -19,7 +19,7 @@ const (
 	KindDeadlock    = "deadlock"    // nothing can run and tasks sleep
 	KindSoftLockup  = "soft-lockup" // contexts spin on memory nobody can change
 	KindStepBudget  = "step-budget"
-	KindWatchdog    = "watchdog" // no scheduling point for too long
+	KindWatchdog    = "watchdog" // no scheduling point within the host-time limit
 )
 
 // Failure is what ended a run: what kind of failure, in words, and where.

@@ -407,7 +407,7 @@ func attach(f *sim.Failure, schedPath string, stderr io.Writer) string {
 	}
 	path := strings.TrimSuffix(schedPath, filepath.Ext(schedPath)) + ".html"
 	if err := f.Attach(path); err != nil {
-		fmt.Fprintf(stderr, "simrun: cannot write the visualisation: %v\n", err)
+		fmt.Fprintf(stderr, "simrun: %v\n", err)
 		return ""
 	}
 	return path
