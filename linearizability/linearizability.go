@@ -355,7 +355,7 @@ func overlapping(calls, rets []int64) []bool {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(calls[a], calls[b]) })
+	slices.SortFunc(order, func(a, b int) int { return cmp.Or(cmp.Compare(calls[a], calls[b]), cmp.Compare(a, b)) })
 	out := make([]bool, len(calls))
 	maxRet := int64(math.MinInt64)
 	for k, i := range order {

@@ -171,6 +171,7 @@ type qchecker struct {
 	work, budget int64
 	guided       guide
 	rank         []int32 // guideGlobal's position of each block
+	byRank       []int32 // and the block at each position
 	gen, next    []config
 	keys         []uint64 // key of each state in next
 	index        map[uint64][]int32
@@ -205,7 +206,7 @@ func (h *History) checkQueue(spec model.Spec, cap int, budget int64, guess bool)
 	}
 	if guess {
 		q.guessOrder()
-		for _, mode := range []guide{guideLocal, guideGlobal} {
+		for _, mode := range []guide{guideGlobal, guideLocal} {
 			q.guided = mode
 			if r := q.sweep(); r.Verdict == Ok {
 				return r
@@ -331,7 +332,7 @@ func (q *qchecker) markExempt() {
 			q.failCalls = append(q.failCalls, int32(i))
 		}
 	}
-	slices.SortStableFunc(q.failCalls, func(a, b int32) int { return cmp.Compare(q.ops[a].call, q.ops[b].call) })
+	slices.SortFunc(q.failCalls, func(a, b int32) int { return cmp.Or(cmp.Compare(q.ops[a].call, q.ops[b].call), cmp.Compare(a, b)) })
 }
 
 // patterns looks for the violations that two or three operations show by
@@ -387,8 +388,8 @@ func (q *qchecker) patterns() (Result, bool) {
 		}
 	}
 	// Strictly earlier returns come first: equal times overlap.
-	slices.SortStableFunc(probes, func(a, b probe) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.kind, a.kind))
+	slices.SortFunc(probes, func(a, b probe) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.kind, a.kind), cmp.Compare(a.idx, b.idx))
 	})
 	best := -1 // block with the latest lastCall among those surely enqueued
 	for _, pr := range probes {
@@ -492,7 +493,7 @@ func (q *qchecker) sweep() Result {
 	for i, p := range q.ops {
 		evs = append(evs, event{at: p.call, op: int32(i)}, event{at: p.ret, ret: true, op: int32(i)})
 	}
-	slices.SortStableFunc(evs, func(a, b event) int {
+	slices.SortFunc(evs, func(a, b event) int {
 		if a.at != b.at {
 			return cmp.Compare(a.at, b.at)
 		}
@@ -567,6 +568,15 @@ func (q *qchecker) linearized(c *config, op int) bool {
 	return false
 }
 
+// blockAt is the block at a queue position. Under guideGlobal blocks go in
+// in rank order, so the position says which, and states keep no array.
+func (q *qchecker) blockAt(c *config, pos int) int32 {
+	if q.guided == guideGlobal {
+		return q.byRank[pos]
+	}
+	return c.s.get(pos)
+}
+
 func (c *config) mark(s int16) { c.mask[s/64] |= 1 << (s % 64) }
 
 func mix(block int32, pos int32) uint64 {
@@ -590,7 +600,7 @@ func (c *config) key() uint64 {
 
 func (q *qchecker) same(a, b *config) bool {
 	return a.mask == b.mask && a.head == b.head && a.nIn == b.nIn && a.off == b.off && a.size == b.size &&
-		equalRange(a.s, b.s, int(a.head), int(a.nIn))
+		(q.guided == guideGlobal || equalRange(a.s, b.s, int(a.head), int(a.nIn)))
 }
 
 // add puts c in the next generation unless an equal state is there. A
@@ -671,11 +681,16 @@ func (q *qchecker) closure(due, called int) error {
 				}
 			}
 		}
-		for _, p := range q.pend {
-			if o := &q.ops[p]; o.kind == kFull && !o.exempt && !q.linearized(&c, int(p)) {
-				enqOK, only = true, -1
-				break
+		if len(q.failCalls) > 0 {
+			for _, p := range q.pend {
+				if o := &q.ops[p]; o.kind == kFull && !o.exempt && !q.linearized(&c, int(p)) {
+					enqOK, only = true, -1
+					break
+				}
 			}
+		}
+		if q.guided != guideNone && !enqOK && (due < 0 || q.linearized(&c, due)) {
+			continue // nothing a guided sweep may do optionally
 		}
 		for _, p := range q.pend {
 			if q.linearized(&c, int(p)) {
@@ -759,14 +774,14 @@ func (q *qchecker) guessOrder() {
 		byCall[b], byRet[b] = int32(b), int32(b)
 	}
 	enq := func(b int32) *qop { return &q.ops[q.blocks[b].op] }
-	slices.SortStableFunc(byCall, func(a, b int32) int { return cmp.Compare(enq(a).call, enq(b).call) })
-	slices.SortStableFunc(byRet, func(a, b int32) int { return cmp.Compare(enq(a).ret, enq(b).ret) })
+	slices.SortFunc(byCall, func(a, b int32) int { return cmp.Or(cmp.Compare(enq(a).call, enq(b).call), cmp.Compare(a, b)) })
+	slices.SortFunc(byRet, func(a, b int32) int { return cmp.Or(cmp.Compare(enq(a).ret, enq(b).ret), cmp.Compare(a, b)) })
 	emitted := make([]bool, n)
 	ready := &blockHeap{less: func(a, b int32) bool {
 		ka, kb := keys[a], keys[b]
 		return cmp.Or(cmp.Compare(ka.ret, kb.ret), cmp.Compare(ka.pos, kb.pos), cmp.Compare(ka.call, kb.call), cmp.Compare(a, b)) < 0
 	}}
-	q.rank = make([]int32, n)
+	q.rank, q.byRank = make([]int32, n), make([]int32, n)
 	nextCall, minRet := 0, 0
 	for k := range n {
 		for minRet < n && emitted[byRet[minRet]] {
@@ -781,6 +796,7 @@ func (q *qchecker) guessOrder() {
 		b := heap.Pop(ready).(int32)
 		emitted[b] = true
 		q.rank[b] = int32(k)
+		q.byRank[k] = b
 	}
 }
 
@@ -809,13 +825,15 @@ func (q *qchecker) enqueue(c, nc *config, op int) bool {
 	}
 	last := int32(-1)
 	if c.nIn > 0 {
-		last = c.s.get(int(c.nIn) - 1)
+		last = q.blockAt(c, int(c.nIn)-1)
 	}
 	if (blk.pred >= 0 && blk.pred != last) || (last >= 0 && q.blocks[last].succ >= 0 && q.blocks[last].succ != o.block) {
 		return false
 	}
 	*nc = *c
-	nc.s = c.s.set(int(c.nIn), o.block)
+	if q.guided != guideGlobal {
+		nc.s = c.s.set(int(c.nIn), o.block)
+	}
 	nc.chash += mix(o.block, c.nIn)
 	nc.nIn++
 	nc.size += len(blk.vals)
@@ -880,7 +898,7 @@ func (q *qchecker) frontIs(c *config, vals []uint64) bool {
 	k := len(vals)
 	pos, off := int(c.head), int(c.off)
 	for i := 0; i < k; {
-		blk := q.blocks[c.s.get(pos)].vals
+		blk := q.blocks[q.blockAt(c, pos)].vals
 		for off < len(blk) && i < k {
 			if blk[off] != vals[i] {
 				return false
@@ -900,7 +918,7 @@ func (q *qchecker) dequeue(c *config, op int) {
 	o := &q.ops[op]
 	left := len(o.out)
 	for left > 0 {
-		b := c.s.get(int(c.head))
+		b := q.blockAt(c, int(c.head))
 		rest := len(q.blocks[b].vals) - int(c.off)
 		if left < rest {
 			c.off += int32(left)
@@ -997,7 +1015,7 @@ func (q *qchecker) death(op int, c config) Result {
 	var queue []string
 	pos, off := int(c.head), int(c.off)
 	for pos < int(c.nIn) && len(queue) < 8 {
-		vals := q.blocks[c.s.get(pos)].vals
+		vals := q.blocks[q.blockAt(&c, pos)].vals
 		for ; off < len(vals) && len(queue) < 8; off++ {
 			queue = append(queue, fmt.Sprint(vals[off]))
 		}
