@@ -110,3 +110,18 @@ func TestPoolCheck(t *testing.T) {
 	assert.Equal(t, Undecided, r.Verdict)
 	assert.Contains(t, r.Reason, "budget of 50")
 }
+
+// Times far apart take the events' general sort: same verdicts as nearby
+// times.
+func TestWideTimes(t *testing.T) {
+	ops := []Op{enq(0, 1, 10, 1, 1), enq(1, 3, 4, 0, 3), deq(2, 5, 12, 1, 1), deq(2, 13, 14, 1)}
+	for _, spec := range []model.Spec{model.Strict, model.ALF} {
+		near := &History{Ops: ops}
+		far := &History{}
+		for _, o := range ops {
+			o.Call, o.Return = o.Call<<44-1<<50, o.Return<<44-1<<50
+			far.Ops = append(far.Ops, o)
+		}
+		assert.Equal(t, near.Check(spec, 1).Verdict, far.Check(spec, 1).Verdict, spec)
+	}
+}

@@ -168,6 +168,7 @@ type qchecker struct {
 
 	failCalls []int32 // non-exempt kFull operations, by call
 
+	evs          []event
 	work, budget int64
 	guided       guide
 	rank         []int32 // guideGlobal's position of each block
@@ -477,19 +478,27 @@ func steps(call, ret int64) string {
 	return fmt.Sprintf("steps %d-%d", first, last)
 }
 
-type event struct {
-	at   int64
-	ret  bool
-	op   int32
-	kind uint8
-}
-
-// sweep walks the calls and returns in time order, keeping every distinct
-// state (which pending operations have taken effect, and the queue's
-// contents in order) that some order of the operations so far can reach.
-func (q *qchecker) sweep() Result {
+// events lists the calls and returns in time order; at equal times calls
+// come first (they overlap), then by operation.
+func (q *qchecker) events() []event {
 	n := len(q.ops)
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, p := range q.ops {
+		lo, hi = min(lo, p.call), max(hi, p.ret)
+	}
 	evs := make([]event, 0, 2*n)
+	if n < 1<<23 && hi-lo >= 0 && hi-lo < 1<<40 {
+		// Packed into one word each, the sort needs no comparison calls.
+		keys := make([]uint64, 0, 2*n)
+		for i, p := range q.ops {
+			keys = append(keys, uint64(p.call-lo)<<24|uint64(i), uint64(p.ret-lo)<<24|1<<23|uint64(i))
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			evs = append(evs, event{at: int64(k>>24) + lo, ret: k&(1<<23) != 0, op: int32(k & (1<<23 - 1))})
+		}
+		return evs
+	}
 	for i, p := range q.ops {
 		evs = append(evs, event{at: p.call, op: int32(i)}, event{at: p.ret, ret: true, op: int32(i)})
 	}
@@ -499,12 +508,30 @@ func (q *qchecker) sweep() Result {
 		}
 		if a.ret != b.ret {
 			if a.ret {
-				return 1 // calls first: equal times overlap
+				return 1
 			}
 			return -1
 		}
 		return cmp.Compare(a.op, b.op)
 	})
+	return evs
+}
+
+type event struct {
+	at   int64
+	ret  bool
+	op   int32
+}
+
+// sweep walks the calls and returns in time order, keeping every distinct
+// state (which pending operations have taken effect, and the queue's
+// contents in order) that some order of the operations so far can reach.
+func (q *qchecker) sweep() Result {
+	n := len(q.ops)
+	if q.evs == nil {
+		q.evs = q.events()
+	}
+	evs := q.evs
 	q.status = make([]uint8, n)
 	q.slot = make([]int16, n)
 	q.pend, q.free, q.next = nil, nil, nil
@@ -512,7 +539,7 @@ func (q *qchecker) sweep() Result {
 		q.free = append(q.free, int16(i))
 	}
 	q.index = make(map[uint64][]int32)
-	q.gen = []config{{s: newSeq(len(q.blocks) + 1)}}
+	q.gen = []config{{s: newSeq(len(q.blocks) + 1), maxKey: math.MinInt64}}
 	for _, ev := range evs {
 		q.now = ev.at
 		i := int(ev.op)
