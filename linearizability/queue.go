@@ -518,9 +518,9 @@ func (q *qchecker) events() []event {
 }
 
 type event struct {
-	at   int64
-	ret  bool
-	op   int32
+	at  int64
+	ret bool
+	op  int32
 }
 
 // sweep walks the calls and returns in time order, keeping every distinct
