@@ -364,3 +364,51 @@ func overlapping(calls, rets []int64) []bool {
 	}
 	return out
 }
+
+// event is a call or a return of operation op (an index into the slices
+// given to timeOrder).
+type event struct {
+	at  int64
+	ret bool
+	op  int32
+}
+
+// timeOrder lists the calls and returns of operations with the given
+// intervals in time order; at equal times calls come first (they
+// overlap), then by operation.
+func timeOrder(calls, rets []int64) []event {
+	n := len(calls)
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range calls {
+		lo, hi = min(lo, calls[i]), max(hi, rets[i])
+	}
+	evs := make([]event, 0, 2*n)
+	if n < 1<<23 && hi-lo >= 0 && hi-lo < 1<<40 {
+		// Packed into one word each, the sort needs no comparison calls.
+		keys := make([]uint64, 0, 2*n)
+		for i := range calls {
+			keys = append(keys, uint64(calls[i]-lo)<<24|uint64(i), uint64(rets[i]-lo)<<24|1<<23|uint64(i))
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			evs = append(evs, event{at: int64(k>>24) + lo, ret: k&(1<<23) != 0, op: int32(k & (1<<23 - 1))})
+		}
+		return evs
+	}
+	for i := range calls {
+		evs = append(evs, event{at: calls[i], op: int32(i)}, event{at: rets[i], ret: true, op: int32(i)})
+	}
+	slices.SortFunc(evs, func(a, b event) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
+		}
+		if a.ret != b.ret {
+			if a.ret {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(a.op, b.op)
+	})
+	return evs
+}

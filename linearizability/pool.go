@@ -1,7 +1,6 @@
 package linearizability
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
@@ -148,31 +147,15 @@ func (p *poolChecker) describe(i int) string {
 
 // object checks the operations (indices into the history) of one object.
 func (p *poolChecker) object(ops []int) (Result, bool) {
-	type ev struct {
-		at  int64
-		ret bool
-		op  int
-	}
-	var evs []ev
-	for _, i := range ops {
+	calls, rets := make([]int64, len(ops)), make([]int64, len(ops))
+	for k, i := range ops {
 		o := p.h.Ops[i]
 		if o.Return < o.Call {
 			return Result{Verdict: Undecided, Reason: fmt.Sprintf("%s returns before it is called", p.describe(i))}, false
 		}
-		evs = append(evs, ev{o.Call, false, i}, ev{o.Return, true, i})
+		calls[k], rets[k] = o.Call, o.Return
 	}
-	slices.SortStableFunc(evs, func(a, b ev) int {
-		if a.at != b.at {
-			return cmp.Compare(a.at, b.at)
-		}
-		if a.ret != b.ret {
-			if a.ret {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(a.op, b.op)
-	})
+	evs := timeOrder(calls, rets)
 	slot := map[int]int{}
 	var free []int
 	for i := maskWords*64 - 1; i >= 0; i-- {
@@ -183,13 +166,14 @@ func (p *poolChecker) object(ops []int) (Result, bool) {
 	seen := map[poolConf]bool{}
 	done := func(c poolConf, i int) bool { s := slot[i]; return c.mask[s/64]&(1<<(s%64)) != 0 }
 	for _, e := range evs {
+		op := ops[e.op]
 		if !e.ret {
 			if len(free) == 0 {
 				return Result{Verdict: Undecided, Reason: fmt.Sprintf("more than %d operations on one object in flight at once", maskWords*64)}, false
 			}
-			slot[e.op] = free[len(free)-1]
+			slot[op] = free[len(free)-1]
 			free = free[:len(free)-1]
-			pend = append(pend, e.op)
+			pend = append(pend, op)
 		}
 		clear(seen)
 		for _, c := range gen {
@@ -227,11 +211,11 @@ func (p *poolChecker) object(ops []int) (Result, bool) {
 			continue
 		}
 		before := gen[0]
-		s := slot[e.op]
+		s := slot[op]
 		kept := gen[:0]
 		clear(seen)
 		for _, c := range gen {
-			if !done(c, e.op) {
+			if !done(c, op) {
 				continue
 			}
 			c.mask[s/64] &^= 1 << (s % 64)
@@ -245,12 +229,12 @@ func (p *poolChecker) object(ops []int) (Result, bool) {
 			if before.holder != model.Nobody {
 				held = fmt.Sprintf("holder %d", before.holder)
 			}
-			return illegal([]int{e.op}, "%s cannot take effect in any order of the object's operations (one possible state when it began: held by %s): an object held by two holders, or freed by one that does not hold it",
-				p.describe(e.op), held), false
+			return illegal([]int{op}, "%s cannot take effect in any order of the object's operations (one possible state when it began: held by %s): an object held by two holders, or freed by one that does not hold it",
+				p.describe(op), held), false
 		}
 		gen = kept
 		free = append(free, s)
-		pend = slices.DeleteFunc(pend, func(i int) bool { return i == e.op })
+		pend = slices.DeleteFunc(pend, func(i int) bool { return i == op })
 	}
 	return Result{}, true
 }

@@ -478,49 +478,13 @@ func steps(call, ret int64) string {
 	return fmt.Sprintf("steps %d-%d", first, last)
 }
 
-// events lists the calls and returns in time order; at equal times calls
-// come first (they overlap), then by operation.
+// events lists the calls and returns in time order (see timeOrder).
 func (q *qchecker) events() []event {
-	n := len(q.ops)
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, p := range q.ops {
-		lo, hi = min(lo, p.call), max(hi, p.ret)
-	}
-	evs := make([]event, 0, 2*n)
-	if n < 1<<23 && hi-lo >= 0 && hi-lo < 1<<40 {
-		// Packed into one word each, the sort needs no comparison calls.
-		keys := make([]uint64, 0, 2*n)
-		for i, p := range q.ops {
-			keys = append(keys, uint64(p.call-lo)<<24|uint64(i), uint64(p.ret-lo)<<24|1<<23|uint64(i))
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			evs = append(evs, event{at: int64(k>>24) + lo, ret: k&(1<<23) != 0, op: int32(k & (1<<23 - 1))})
-		}
-		return evs
-	}
+	calls, rets := make([]int64, len(q.ops)), make([]int64, len(q.ops))
 	for i, p := range q.ops {
-		evs = append(evs, event{at: p.call, op: int32(i)}, event{at: p.ret, ret: true, op: int32(i)})
+		calls[i], rets[i] = p.call, p.ret
 	}
-	slices.SortFunc(evs, func(a, b event) int {
-		if a.at != b.at {
-			return cmp.Compare(a.at, b.at)
-		}
-		if a.ret != b.ret {
-			if a.ret {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(a.op, b.op)
-	})
-	return evs
-}
-
-type event struct {
-	at  int64
-	ret bool
-	op  int32
+	return timeOrder(calls, rets)
 }
 
 // sweep walks the calls and returns in time order, keeping every distinct
