@@ -48,6 +48,7 @@ type qblock struct {
 	// queue when a dequeue's result says so (a value of one followed by
 	// the other's first), or -1.
 	pred, succ int32
+	takers     []int32 // the dequeues of its values, in their order
 }
 
 type vref struct{ block, pos int32 }
@@ -302,6 +303,9 @@ func (q *qchecker) prepare() (Result, bool) {
 			if !ok {
 				last = math.MaxInt64
 				continue
+			}
+			if n := len(blk.takers); n == 0 || blk.takers[n-1] != d.op {
+				blk.takers = append(blk.takers, d.op)
 			}
 			if j == 0 {
 				blk.firstRet = q.ops[d.op].ret
@@ -651,7 +655,7 @@ func (q *qchecker) closure(due, called int) error {
 		// state and which operations are pending: only an operation just
 		// called can start new moves, by itself or, for an enqueue, by
 		// letting a dequeue of its values in.
-		if len(q.failCalls) > 0 || (called >= 0 && (q.ops[called].kind == kEnq || q.eager(&c, called))) {
+		if len(q.failCalls) > 0 || (called >= 0 && q.enables(&c, called)) {
 			if err := q.normalize(&c); err != nil {
 				return err
 			}
@@ -943,6 +947,21 @@ func (q *qchecker) normalize(c *config) error {
 		}
 	}
 	return q.spend()
+}
+
+// enables makes the move that the call of op may have made possible at
+// once, if there is one, and reports whether it did: op itself, or for an
+// enqueue, a pending dequeue of its values.
+func (q *qchecker) enables(c *config, op int) bool {
+	if q.ops[op].kind != kEnq {
+		return q.eager(c, op)
+	}
+	for _, d := range q.blocks[q.ops[op].block].takers {
+		if q.status[d] == stPending && q.eager(c, int(d)) {
+			return true
+		}
+	}
+	return false
 }
 
 // eager makes pending operation p take effect in c if that is one of the
