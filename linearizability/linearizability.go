@@ -67,12 +67,16 @@
 // the queue but the same front, and an empty or short dequeue cannot sit
 // between (its result would have to include the values).
 //
-// One more cut is sound for every order: a block cannot stand behind a
+// Two more cuts are sound for every order. A block cannot stand behind a
 // block whose last value is dequeued by a call that begins after the
-// dequeue of its own first value returned (FIFO order), so a state whose
-// queue would break that is never made. A state records the largest such
-// call among the blocks it has enqueued; blocks already gone can only have
-// smaller ones.
+// dequeue of its own first value returned (FIFO order): a state records
+// the largest such call among the blocks it has enqueued (blocks already
+// gone can only have smaller ones) and refuses a block that would break
+// it. And when a dequeue's result has one block's last value followed by
+// another's first, the second must enter right after the first: a state
+// refuses it anywhere else, and refuses anything else there. These two
+// are what keep the number of states small in practice, since they settle
+// the order of concurrent enqueues as soon as it is settled at all.
 //
 // Before the sweep, patterns of two or three operations that are never
 // linearizable are looked for, in O(n log n), so that most violations are
@@ -88,17 +92,20 @@
 // Cost. The sweep does O(w) work per call or return, where w is the number
 // of states alive, each step O(log n) for the persistent queue contents
 // (which share memory between states); memory is linear in the history.
-// The checker first runs the sweep keeping one state only, with the
-// enqueues in one guessed order (a topological order of real time in
-// which blocks go in the order their values were dequeued): a success
-// proves linearizability in a single pass, and histories from simulated
-// runs almost always succeed there. If the guess fails, the full sweep
-// decides; w then depends on how many operations overlap and how long
-// their order stays open, and is exponential in the worst case (deciding
-// linearizability in general is NP-complete). Both passes count the
-// states they build; past the budget (WorkPerOp per operation) the verdict
-// is Undecided: a failure of its own kind, never a pass, and the same for
-// the same history on any machine.
+// The checker first tries two guided sweeps, each keeping essentially one
+// state: enqueues take effect only in one guessed order (a topological
+// order of real time in which blocks go in the order their values were
+// dequeued; or, second, at each return the pending enqueues whose values
+// left earlier go first), and a dequeue that would leave part of a block
+// behind is made only when it returns. A guided sweep that completes
+// proves linearizability (every state it keeps is legal); histories from
+// simulated runs are decided there in one pass. If neither completes, the
+// full sweep decides; w then depends on how many operations overlap and
+// how long their order stays open, and is exponential in the worst case
+// (deciding linearizability in general is NP-complete). All passes count
+// the states they build; past the budget (WorkPerOp per operation) the
+// verdict is Undecided: a failure of its own kind, never a pass, and the
+// same for the same history on any machine.
 //
 // # The pool checker
 //
