@@ -139,24 +139,31 @@ func BenchmarkQueueCheck(b *testing.B) {
 	}
 }
 
-// BenchmarkPorcupine: porcupine on the same histories, where it finishes
-// within a minute.
+// BenchmarkPorcupine: porcupine and the queue checker side by side on the
+// same histories, at sizes around where porcupine stops finishing within
+// a minute (it is reported skipped then).
 func BenchmarkPorcupine(b *testing.B) {
-	for _, n := range sizes[:2] {
+	for _, n := range []int{100, 300, 1000} {
 		for _, kind := range []string{"sim-16cpu", "synthetic-16"} {
-			b.Run(fmt.Sprintf("%s/ops=%d", kind, n), func(b *testing.B) {
-				var h *linearizability.History
-				if kind == "sim-16cpu" {
-					h = simulated(b, 16, 1024, n/16, 1)
-				} else {
-					h = synthetic(n, 16, 1024, model.ALF, 1)
-				}
-				ops := h.Operations()
-				m := linearizability.Model(model.ALF, 1024)
-				b.ResetTimer()
+			var h *linearizability.History
+			if kind == "sim-16cpu" {
+				h = simulated(b, 16, 1024, n/16, 1)
+			} else {
+				h = synthetic(n, 16, 1024, model.ALF, 1)
+			}
+			b.Run(fmt.Sprintf("%s/ops=%d/porcupine", kind, n), func(b *testing.B) {
+				ops, m := h.Operations(), linearizability.Model(model.ALF, 1024)
 				for b.Loop() {
 					if res := porcupine.CheckOperationsTimeout(m, ops, time.Minute); res != porcupine.Ok {
 						b.Skipf("porcupine: %s after %v", res, b.Elapsed())
+					}
+				}
+				b.ReportMetric(float64(len(h.Ops))*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			})
+			b.Run(fmt.Sprintf("%s/ops=%d/queue-checker", kind, n), func(b *testing.B) {
+				for b.Loop() {
+					if r := h.Check(model.ALF, 1024); r.Verdict != linearizability.Ok {
+						b.Fatalf("%s: %s", r.Verdict, r.Reason)
 					}
 				}
 				b.ReportMetric(float64(len(h.Ops))*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
