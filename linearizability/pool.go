@@ -229,7 +229,7 @@ func (p *poolChecker) object(ops []int) (Result, bool) {
 			if before.holder != model.Nobody {
 				held = fmt.Sprintf("holder %d", before.holder)
 			}
-			return illegal([]int{op}, "%s cannot take effect in any order of the object's operations (one possible state when it began: held by %s): an object held by two holders, or freed by one that does not hold it",
+			return illegal([]int{op}, "%s cannot take effect in any order of the object's operations (one state possible just before it returned: held by %s): an object held by two holders, or freed by one that does not hold it",
 				p.describe(op), held), false
 		}
 		gen = kept

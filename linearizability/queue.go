@@ -1056,5 +1056,5 @@ func (q *qchecker) death(op int, c config) Result {
 			why = "no order of the operations before it puts exactly these values at the front of the queue"
 		}
 	}
-	return illegal([]int{op}, "%s: %s (one possible state when it began: the queue held %s, %d values)", q.name(op), why, held, c.size)
+	return illegal([]int{op}, "%s: %s (one state possible just before it returned: the queue held %s, %d values)", q.name(op), why, held, c.size)
 }
