@@ -358,11 +358,7 @@ func (h *History) Operations() []porcupine.Operation {
 // overlapping reports for each interval whether it overlaps another one;
 // intervals that meet at one time overlap, as in porcupine.
 func overlapping(calls, rets []int64) []bool {
-	order := make([]int, len(calls))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Or(cmp.Compare(calls[a], calls[b]), cmp.Compare(a, b)) })
+	order := orderBy(len(calls), func(i int) int64 { return calls[i] })
 	out := make([]bool, len(calls))
 	maxRet := int64(math.MinInt64)
 	for k, i := range order {
@@ -418,4 +414,31 @@ func timeOrder(calls, rets []int64) []event {
 		return cmp.Compare(a.op, b.op)
 	})
 	return evs
+}
+
+// orderBy returns 0..n-1 sorted by key, then by index. Keys within 2^40 of
+// each other are packed with the index into one word, so the sort needs
+// no comparison calls.
+func orderBy(n int, key func(i int) int64) []int {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range n {
+		lo, hi = min(lo, key(i)), max(hi, key(i))
+	}
+	order := make([]int, n)
+	if n < 1<<24 && hi-lo >= 0 && hi-lo < 1<<40 {
+		packed := make([]uint64, n)
+		for i := range n {
+			packed[i] = uint64(key(i)-lo)<<24 | uint64(i)
+		}
+		slices.Sort(packed)
+		for k, w := range packed {
+			order[k] = int(w & (1<<24 - 1))
+		}
+		return order
+	}
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Or(cmp.Compare(key(a), key(b)), cmp.Compare(a, b)) })
+	return order
 }

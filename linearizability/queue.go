@@ -380,24 +380,27 @@ func (q *qchecker) patterns() (Result, bool) {
 		kind int // 0: a block becomes "surely before" (at its return); 1: block query; 2: short dequeue
 		idx  int
 	}
+	// At equal times, queries (short dequeues, then blocks) come before
+	// returns, which overlap them: the probes are listed in that order
+	// and sorted by time, then by place in the list.
 	var probes []probe
-	for b, blk := range q.blocks {
-		probes = append(probes, probe{q.ops[blk.op].ret, 0, b})
-		if blk.firstRet != math.MaxInt64 {
-			probes = append(probes, probe{q.ops[blk.op].call, 1, b})
-		}
-	}
 	for i, p := range q.ops {
 		if p.kind == kDeq && len(p.out) < p.n {
 			probes = append(probes, probe{p.call, 2, i})
 		}
 	}
-	// Strictly earlier returns come first: equal times overlap.
-	slices.SortFunc(probes, func(a, b probe) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(b.kind, a.kind), cmp.Compare(a.idx, b.idx))
-	})
+	for b, blk := range q.blocks {
+		if blk.firstRet != math.MaxInt64 {
+			probes = append(probes, probe{q.ops[blk.op].call, 1, b})
+		}
+	}
+	for b, blk := range q.blocks {
+		probes = append(probes, probe{q.ops[blk.op].ret, 0, b})
+	}
+	order := orderBy(len(probes), func(i int) int64 { return probes[i].at })
 	best := -1 // block with the latest lastCall among those surely enqueued
-	for _, pr := range probes {
+	for _, k := range order {
+		pr := probes[k]
 		switch pr.kind {
 		case 0:
 			if best < 0 || q.blocks[pr.idx].lastCall > q.blocks[best].lastCall {
@@ -764,13 +767,9 @@ func (q *qchecker) guessOrder() {
 		}
 		keys[b] = k
 	}
-	byCall, byRet := make([]int32, n), make([]int32, n)
-	for b := range n {
-		byCall[b], byRet[b] = int32(b), int32(b)
-	}
 	enq := func(b int32) *qop { return &q.ops[q.blocks[b].op] }
-	slices.SortFunc(byCall, func(a, b int32) int { return cmp.Or(cmp.Compare(enq(a).call, enq(b).call), cmp.Compare(a, b)) })
-	slices.SortFunc(byRet, func(a, b int32) int { return cmp.Or(cmp.Compare(enq(a).ret, enq(b).ret), cmp.Compare(a, b)) })
+	byCall := orderBy(n, func(b int) int64 { return enq(int32(b)).call })
+	byRet := orderBy(n, func(b int) int64 { return enq(int32(b)).ret })
 	emitted := make([]bool, n)
 	ready := &blockHeap{less: func(a, b int32) bool {
 		ka, kb := keys[a], keys[b]
@@ -784,8 +783,8 @@ func (q *qchecker) guessOrder() {
 		}
 		// A block may go next once every block that returned before its
 		// call has gone.
-		for nextCall < n && (minRet == n || enq(byCall[nextCall]).call <= enq(byRet[minRet]).ret) {
-			heap.Push(ready, byCall[nextCall])
+		for nextCall < n && (minRet == n || enq(int32(byCall[nextCall])).call <= enq(int32(byRet[minRet])).ret) {
+			heap.Push(ready, int32(byCall[nextCall]))
 			nextCall++
 		}
 		b := heap.Pop(ready).(int32)
