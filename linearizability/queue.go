@@ -235,6 +235,13 @@ func (q *qchecker) prepare() (Result, bool) {
 	h := q.h
 	q.ops = make([]qop, len(h.Ops))
 	q.vals = newValues(h.Ops)
+	nblocks := 0
+	for _, o := range h.Ops {
+		if o.Enqueue && o.Got > 0 {
+			nblocks++
+		}
+	}
+	q.blocks = make([]qblock, 0, nblocks)
 	for i, o := range h.Ops {
 		p := qop{call: o.Call, ret: o.Return}
 		if o.Return < o.Call {
@@ -271,28 +278,27 @@ func (q *qchecker) prepare() (Result, bool) {
 		q.ops[i] = p
 	}
 	for i, p := range q.ops {
+		prev := vref{block: -1}
 		for j, v := range p.out {
-			r, ok := q.enqOf(v)
-			if !ok {
+			e := q.vals.at(v)
+			if e.block < 0 {
 				return illegal([]int{i}, "%s returned %d, which no enqueue put in", q.name(i), v), false
 			}
-			if d, twice := q.deqOf(v); twice {
-				return illegal([]int{int(d.op), i}, "value %d was dequeued twice: by %s and by %s", v, q.name(int(d.op)), q.name(i)), false
+			if e.dop >= 0 {
+				return illegal([]int{int(e.dop), i}, "value %d was dequeued twice: by %s and by %s", v, q.name(int(e.dop)), q.name(i)), false
 			}
-			e := q.vals.at(v)
 			e.dop, e.dpos = int32(i), int32(j)
+			r := vref{e.block, e.pos}
 			if p.ret < q.ops[q.blocks[r.block].op].call {
 				e := int(q.blocks[r.block].op)
 				return illegal([]int{i, e}, "%s returned %d before %s, which enqueued it, began", q.name(i), v, q.name(e)), false
 			}
-		}
-	}
-	for _, p := range q.ops {
-		for j := 1; j < len(p.out); j++ {
-			x, y := q.enq0(p.out[j-1]), q.enq0(p.out[j])
-			if x.block != y.block && y.pos == 0 && int(x.pos) == len(q.blocks[x.block].vals)-1 {
-				q.blocks[x.block].succ, q.blocks[y.block].pred = y.block, x.block
+			// One block's last value followed by another's first: the
+			// second enters right after the first.
+			if prev.block >= 0 && prev.block != r.block && r.pos == 0 && int(prev.pos) == len(q.blocks[prev.block].vals)-1 {
+				q.blocks[prev.block].succ, q.blocks[r.block].pred = r.block, prev.block
 			}
+			prev = r
 		}
 	}
 	for b := range q.blocks {
