@@ -116,12 +116,8 @@ func (x *values) find(v uint64) vinfo {
 	return vinfo{-1, 0, -1, 0}
 }
 
-func (q *qchecker) enqOf(v uint64) (vref, bool) {
-	e := q.vals.find(v)
-	return vref{e.block, e.pos}, e.block >= 0
-}
 
-// enq0 is enqOf for a value known to be enqueued.
+// enq0 is where a value known to be enqueued stands in its block.
 func (q *qchecker) enq0(v uint64) vref {
 	e := q.vals.find(v)
 	return vref{e.block, e.pos}
