@@ -116,7 +116,6 @@ func (x *values) find(v uint64) vinfo {
 	return vinfo{-1, 0, -1, 0}
 }
 
-
 // enq0 is where a value known to be enqueued stands in its block.
 func (q *qchecker) enq0(v uint64) vref {
 	e := q.vals.find(v)
