@@ -3,6 +3,7 @@ package linearizability
 import (
 	"cmp"
 	"container/heap"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -89,10 +90,10 @@ func newValues(ops []Op) values {
 
 // at returns v's entry, making it when v is new.
 func (x *values) at(v uint64) *vinfo {
+	if v < uint64(len(x.dense)) {
+		return &x.dense[v]
+	}
 	if x.index == nil {
-		if v < uint64(len(x.dense)) {
-			return &x.dense[v]
-		}
 		// A value no enqueue offered (only a dequeue returns it).
 		x.index = make(map[uint64]int32)
 	}
@@ -105,7 +106,7 @@ func (x *values) at(v uint64) *vinfo {
 	return &x.sparse[i]
 }
 
-// find returns v's entry, or the zero "unknown" one.
+// find returns v's entry, or one that says it is unknown.
 func (x *values) find(v uint64) vinfo {
 	if v < uint64(len(x.dense)) {
 		return x.dense[v]
@@ -181,18 +182,18 @@ const (
 	stDone
 )
 
-var errBudget = fmt.Errorf("work budget spent")
+var errBudget = errors.New("work budget spent")
 
-// DefaultWork is the queue checker's work budget per operation: Check
+// WorkPerOp is the queue checker's work budget per operation: Check
 // gives up, undecided, after WorkPerOp x (operations + 1024) candidate
 // states. Every history a scenario here produces needs a small fraction.
 const WorkPerOp = 4096
 
 // checkQueue decides the history against spec for a queue of capacity cap
-// within budget candidate states. With guess set it first tries one order
-// of the enqueues (see guessOrder), which decides most histories that are
-// linearizable in a single pass over few states; only if that order fails
-// does the full sweep decide.
+// within budget candidate states. With guess set it first tries two
+// guided sweeps, each keeping one order of the enqueues (see guide), which
+// decide most histories that are linearizable in a single pass over few
+// states; only if neither completes does the full sweep decide.
 func (h *History) checkQueue(spec model.Spec, cap int, budget int64, guess bool) Result {
 	q := &qchecker{h: h, spec: spec, cap: cap, budget: budget}
 	if r, ok := q.prepare(); !ok {
