@@ -47,63 +47,22 @@ func simulated(tb testing.TB, cpus, size, ops int, seed uint64) *linearizability
 	return h
 }
 
-// synthetic makes a linearizable history of n operations without the
-// simulator: clients call, take effect on a sequential bounded FIFO and
-// return in a random interleaving, so operations overlap as much as they
-// do on a machine with that many CPUs. Under ALF, an enqueue that takes
-// effect while others are in flight sometimes reports full.
+// synthetic makes a linearizable history of about n operations without
+// the simulator (GenHistory): clients call, take effect on a sequential
+// bounded FIFO and return in a random interleaving, so operations overlap
+// as much as they do on a machine with that many CPUs. Under ALF, one
+// enqueue in 8 that takes effect while others are in flight reports full.
 func synthetic(n, clients, cap int, spec model.Spec, seed uint64) *linearizability.History {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	fifo := model.NewFIFO(cap)
-	type run struct {
-		op    linearizability.Op
-		phase int
-	}
-	runs := make([]run, clients)
-	h := &linearizability.History{Ops: make([]linearizability.Op, 0, n+1)}
-	next, now, inFlight := uint64(0), int64(0), 0
-	for len(h.Ops) < n || inFlight > 0 {
-		c := rng.IntN(clients)
-		r := &runs[c]
-		now++
-		switch r.phase {
-		case 0:
-			if len(h.Ops)+inFlight >= n {
-				continue
-			}
-			k := 1 + rng.IntN(16)
-			r.op = linearizability.Op{Client: c, Enqueue: rng.IntN(2) == 0, N: k, Call: now}
-			if r.op.Enqueue {
-				r.op.Vals = make([]uint64, k)
-				for i := range r.op.Vals {
-					next++
-					r.op.Vals[i] = next
-				}
-				r.op.N = 0
-			}
-			r.phase = 1
-			inFlight++
-		case 1:
-			if r.op.Enqueue {
-				if spec == model.ALF && inFlight > 1 && rng.IntN(8) == 0 {
-					r.op.Got = 0
-				} else {
-					r.op.Got = fifo.Enqueue(r.op.Vals)
-				}
-			} else {
-				r.op.Out = fifo.Dequeue(r.op.N)
-			}
-			r.phase = 2
-		case 2:
-			r.op.Return = now
-			h.Ops = append(h.Ops, r.op)
-			r.phase = 0
-			inFlight--
-		}
-	}
-	h.Drained(clients, fifo.Dequeue(cap))
+	h, left := linearizability.GenHistory(rngChooser{rand.New(rand.NewPCG(seed, 2))}, linearizability.GenShape{
+		Clients: clients, PerClient: n / clients, Cap: cap, MinBulk: 1, MaxBulk: 16, Spec: spec, SpuriousFull: 8,
+	})
+	h.Drained(clients, left)
 	return h
 }
+
+type rngChooser struct{ r *rand.Rand }
+
+func (c rngChooser) IntRange(lo, hi int, _ string) int { return lo + c.r.IntN(hi-lo+1) }
 
 var sizes = []int{1_000, 10_000, 100_000, 1_000_000}
 

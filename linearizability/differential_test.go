@@ -27,80 +27,24 @@ func porcupineVerdict(h *History, spec model.Spec, cap int) Verdict {
 	return Undecided
 }
 
-// genHistory draws a history by running a sequential FIFO under a random
-// interleaving of calls, linearization points and returns, so the
-// operations really overlap, then perhaps mutates one result or interval
-// (which may or may not break it). Under ALF an enqueue with others in
-// flight may report full regardless of space, as the real queue may.
+// rapidChooser makes GenHistory's choices with rapid.
+type rapidChooser struct{ t *rapid.T }
+
+func (r rapidChooser) IntRange(lo, hi int, label string) int {
+	return rapid.IntRange(lo, hi).Draw(r.t, label)
+}
+
+// genHistory draws a small history with GenHistory, then perhaps mutates
+// one result or interval (which may or may not break it).
 func genHistory(t *rapid.T, spec model.Spec) (*History, int) {
 	cap := rapid.IntRange(1, 5).Draw(t, "cap")
 	clients := rapid.IntRange(1, 5).Draw(t, "clients")
-	perClient := rapid.IntRange(1, 6).Draw(t, "ops")
-	bulk := rapid.IntRange(1, 3).Draw(t, "bulk")
-	type run struct {
-		op    Op
-		phase int // 0 idle, 1 called, 2 linearized
-		done  int
-	}
-	fifo := model.NewFIFO(cap)
-	runs := make([]run, clients)
-	h := &History{}
-	next := uint64(0)
-	now := int64(0)
-	inFlight := func() int {
-		n := 0
-		for _, r := range runs {
-			if r.phase > 0 {
-				n++
-			}
-		}
-		return n
-	}
-	for {
-		var choices []int
-		for c, r := range runs {
-			if r.phase > 0 || r.done < perClient {
-				choices = append(choices, c)
-			}
-		}
-		if len(choices) == 0 {
-			break
-		}
-		c := rapid.SampledFrom(choices).Draw(t, "client")
-		r := &runs[c]
-		now++
-		switch r.phase {
-		case 0:
-			n := rapid.IntRange(0, bulk).Draw(t, "n")
-			r.op = Op{Client: c, Enqueue: rapid.Bool().Draw(t, "enqueue"), N: n, Call: now}
-			if r.op.Enqueue {
-				for range n {
-					next++
-					r.op.Vals = append(r.op.Vals, next)
-				}
-				r.op.N = 0
-			}
-			r.phase = 1
-		case 1:
-			if r.op.Enqueue {
-				if spec == model.ALF && inFlight() > 1 && rapid.IntRange(0, 3).Draw(t, "spurious-full") == 0 {
-					r.op.Got = 0
-				} else {
-					r.op.Got = fifo.Enqueue(r.op.Vals)
-				}
-			} else {
-				r.op.Out = fifo.Dequeue(r.op.N)
-			}
-			r.phase = 2
-		case 2:
-			r.op.Return = now
-			h.Ops = append(h.Ops, r.op)
-			r.phase = 0
-			r.done++
-		}
-	}
+	h, left := GenHistory(rapidChooser{t}, GenShape{
+		Clients: clients, PerClient: rapid.IntRange(1, 6).Draw(t, "ops"), Cap: cap,
+		MinBulk: 0, MaxBulk: rapid.IntRange(1, 3).Draw(t, "bulk"), Spec: spec, SpuriousFull: 4,
+	})
 	if rapid.Bool().Draw(t, "drained") {
-		h.Drained(clients, fifo.Dequeue(cap))
+		h.Drained(clients, left)
 	}
 	mutate(t, h)
 	// Times are only compared: shifted far, negative or apart, the
