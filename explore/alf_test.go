@@ -58,7 +58,7 @@ func TestAlfMisusesAreFound(t *testing.T) {
 			assert.Contains(t, out.Failure.Message, tc.msg)
 			t.Logf("%s found in run %d after %v", tc.kind, out.FailRun, out.Elapsed)
 
-			rep, err := Replay(out.Schedule, true)
+			rep, err := replayFile(out.Schedule, true)
 			require.NoError(t, err)
 			assert.True(t, rep.Reproduced)
 			var b strings.Builder
@@ -89,7 +89,7 @@ func TestAlfMPMCIsNotStrictlyLinearizable(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, out.Failure)
 	assert.Equal(t, scenario.KindNotLinearizable, out.Failure.Kind)
-	rep, err := Replay(out.Schedule, false)
+	rep, err := replayFile(out.Schedule, false)
 	require.NoError(t, err)
 	require.True(t, rep.Reproduced)
 	require.NotNil(t, rep.Failure.Attach, "the failure carries its visualisation")

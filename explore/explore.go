@@ -148,7 +148,8 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 			c.Progress(out.Stats)
 		}
 		if r.Failure != nil {
-			out.Failure, out.FailRun = located(c.Scenario, c.Values, c.Options, r).Failure, run
+			r = located(c.Scenario, c.Values, c.Options, r)
+			out.Failure, out.FailRun = r.Failure, run
 			out.Schedule = c.file(r, run)
 			break
 		}
@@ -172,10 +173,36 @@ func located(sc *scenario.Scenario, v scenario.Values, opt scenario.Options, r s
 	}
 	opt.Positions = true
 	rr := sc.Run(v, opt, sim.NewReplay(r.Decisions))
-	if rr.Err != nil || !rr.Failure.Same(r.Failure) {
+	if rr.Err != nil || rr.Failure == nil || rr.Failure.Kind != r.Failure.Kind || rr.Failure.Message != r.Failure.Message {
 		return r
 	}
 	return rr
+}
+
+// Run runs scenario s with values v under strategy, as exploration does:
+// a failure names its line even when opt asks for no positions.
+func Run(s *scenario.Scenario, v scenario.Values, opt scenario.Options, strategy sim.Strategy) sim.Result {
+	return located(s, v, opt, s.Run(v, opt, strategy))
+}
+
+// Record is how a schedule file records failure f.
+func Record(f *sim.Failure) *schedule.Failure {
+	if f == nil {
+		return nil
+	}
+	return &schedule.Failure{Kind: f.Kind, Step: f.Step, Message: f.Message, Site: f.Site()}
+}
+
+// Matches reports whether failure g is the failure rec recorded: the same
+// kind and site, or for a record without a site, the same kind and message.
+func Matches(rec *schedule.Failure, g *sim.Failure) bool {
+	if rec == nil || g == nil || rec.Kind != g.Kind {
+		return false
+	}
+	if rec.Site == "" {
+		return rec.Message == g.Message
+	}
+	return rec.Site == g.Site()
 }
 
 func (c *Config) strategy(run, k int) sim.Strategy {
@@ -196,7 +223,7 @@ func (c *Config) file(r sim.Result, run int) *schedule.File {
 		Params:    c.Scenario.Set(c.Values),
 		MaxSteps:  maxSteps(c.Options),
 		FoundBy:   foundBy,
-		Failure:   &schedule.Failure{Kind: r.Failure.Kind, Step: r.Failure.Step, Message: r.Failure.Message},
+		Failure:   Record(r.Failure),
 		Decisions: r.Tokens(),
 	}
 }
@@ -219,15 +246,14 @@ type Replayed struct {
 // judgement of host time, which says nothing about the schedule.
 var ErrWatchdog = errors.New("the host watchdog stopped the replay")
 
-// Replay rebuilds the run a schedule file describes, with the whole trace
-// when trace is set; its failure names its line as exploration's does.
-// An error means the file does not describe a run this
-// build can make (unknown scenario, bad parameters, decisions that do not
-// fit), or the host watchdog stopped the replay (ErrWatchdog).
-func Replay(f *schedule.File, trace bool) (Replayed, error) {
-	s, err := scenario.Lookup(f.Scenario)
-	if err != nil {
-		return Replayed{}, err
+// Replay rebuilds on scenario s the run a schedule file of s describes,
+// with the whole trace when trace is set; its failure names its line as
+// exploration's does. An error means the file does not describe a run of
+// s (another scenario, bad parameters, decisions that do not fit), or the
+// host watchdog stopped the replay (ErrWatchdog).
+func Replay(s *scenario.Scenario, f *schedule.File, trace bool) (Replayed, error) {
+	if s.Name != f.Scenario {
+		return Replayed{}, fmt.Errorf("the schedule is for scenario %s, not %s", f.Scenario, s.Name)
 	}
 	v, err := s.Values(f.Params)
 	if err != nil {
@@ -242,8 +268,7 @@ func judge(f *schedule.File, r sim.Result) (Replayed, error) {
 	if r.Err != nil {
 		return Replayed{Result: r}, fmt.Errorf("schedule does not fit scenario %s: %w", f.Scenario, r.Err)
 	}
-	rec := f.Failure
-	ok := rec != nil && r.Failure != nil && rec.Kind == r.Failure.Kind && rec.Message == r.Failure.Message
+	ok := Matches(f.Failure, r.Failure)
 	if !ok && r.Failure != nil && r.Failure.Kind == sim.KindWatchdog {
 		return Replayed{Result: r}, fmt.Errorf("%w after %d of the schedule's %d decisions: %s; replay it again on a less busy host",
 			ErrWatchdog, r.Steps, len(f.Decisions), r.Failure.Message)

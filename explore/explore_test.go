@@ -62,9 +62,9 @@ func TestRing2005CrashFoundForEverySeed(t *testing.T) {
 
 		file, err := schedule.Decode(out.Schedule.Encode())
 		require.NoError(t, err)
-		a, err := Replay(file, true)
+		a, err := replayFile(file, true)
 		require.NoError(t, err)
-		b, err := Replay(file, true)
+		b, err := replayFile(file, true)
 		require.NoError(t, err)
 		assert.True(t, a.Reproduced, "seed %d", seed)
 		assert.Equal(t, public(out.Failure), public(a.Failure), "seed %d: replay names the same failure at the same place", seed)
@@ -79,7 +79,7 @@ func TestPCTFindsRing2005Crash(t *testing.T) {
 	out, err := Explore(context.Background(), c)
 	require.NoError(t, err)
 	require.NotNil(t, out.Failure)
-	rep, err := Replay(out.Schedule, false)
+	rep, err := replayFile(out.Schedule, false)
 	require.NoError(t, err)
 	assert.True(t, rep.Reproduced)
 }
@@ -118,7 +118,7 @@ func TestGoldenTrace(t *testing.T) {
 	require.NoError(t, err)
 	file, err := schedule.Decode(data)
 	require.NoError(t, err)
-	rep, err := Replay(file, true)
+	rep, err := replayFile(file, true)
 	require.NoError(t, err)
 	require.True(t, rep.Reproduced)
 	got := render(t, rep.Result)
@@ -187,17 +187,17 @@ func TestReplayRejectsFilesThatDoNotFit(t *testing.T) {
 	require.NoError(t, err)
 	f := *out.Schedule
 	f.Scenario = "nope"
-	_, err = Replay(&f, false)
+	_, err = replayFile(&f, false)
 	assert.ErrorContains(t, err, `unknown scenario "nope"`)
 
 	f = *out.Schedule
 	f.Params = []string{"cpus=3"}
-	_, err = Replay(&f, false)
+	_, err = replayFile(&f, false)
 	assert.ErrorContains(t, err, "schedule does not fit scenario ring2005")
 
 	f = *out.Schedule
 	f.Params = []string{"ring=0"}
-	_, err = Replay(&f, false)
+	_, err = replayFile(&f, false)
 	assert.ErrorContains(t, err, "ring=0: want 1..4096")
 }
 
@@ -207,13 +207,13 @@ func TestReplayTracesOnlyWhenAsked(t *testing.T) {
 	out, err := Explore(context.Background(), config(t, "ring2005"))
 	require.NoError(t, err)
 	require.NotNil(t, out.Failure)
-	plain, err := Replay(out.Schedule, false)
+	plain, err := replayFile(out.Schedule, false)
 	require.NoError(t, err)
 	require.True(t, plain.Reproduced)
 	assert.Empty(t, plain.Trace)
 	assert.NotEmpty(t, plain.Failure.Source)
 	assert.Equal(t, public(out.Failure), public(plain.Failure))
-	traced, err := Replay(out.Schedule, true)
+	traced, err := replayFile(out.Schedule, true)
 	require.NoError(t, err)
 	assert.NotEmpty(t, traced.Trace)
 	assert.Equal(t, public(plain.Failure), public(traced.Failure))
@@ -265,4 +265,13 @@ func TestExplorationStartsItsGoroutinesOnce(t *testing.T) {
 	started(10, host)
 	assert.Less(t, started(500, host), uint64(5), "a warm host starts none")
 	host.Close()
+}
+
+// replayFile replays a schedule of one of the project's own scenarios.
+func replayFile(f *schedule.File, trace bool) (Replayed, error) {
+	s, err := scenario.Lookup(f.Scenario)
+	if err != nil {
+		return Replayed{}, err
+	}
+	return Replay(s, f, trace)
 }

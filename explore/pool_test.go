@@ -52,7 +52,7 @@ func TestQmempoolFromHardirqIsCaught(t *testing.T) {
 		assert.Equal(t, sim.KindBug, out.Failure.Kind)
 		assert.Contains(t, out.Failure.Message, tc.msg)
 		assert.Contains(t, out.Failure.Context+" "+out.Failure.Message, "sockread")
-		rep, err := Replay(out.Schedule, false)
+		rep, err := replayFile(out.Schedule, false)
 		require.NoError(t, err)
 		assert.True(t, rep.Reproduced)
 	}
@@ -76,7 +76,7 @@ func TestQmempoolRefillFindings(t *testing.T) {
 		require.NoError(t, err)
 		f, err := schedule.Decode(data)
 		require.NoError(t, err)
-		rep, err := Replay(f, false)
+		rep, err := replayFile(f, false)
 		require.NoError(t, err)
 		require.True(t, rep.Reproduced, file)
 		assert.True(t, strings.HasPrefix(rep.Failure.Error(), want), "%s: %v", file, rep.Failure)

@@ -18,78 +18,101 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
 )
 
-// Target is one fuzz target.
+// Target is one fuzz target: a scenario with fixed parameter values.
 type Target struct {
 	Name     string // the FuzzX function
-	Scenario string
+	Scenario *scenario.Scenario
 	Set      []string // parameter values besides the defaults
 	// Demonstration marks a subject known to fail: its fuzz target fails
 	// when the fuzzer reaches the bug, which is what it demonstrates.
 	Demonstration bool
 }
 
-var targets = []Target{
-	{Name: "FuzzRing2005", Scenario: "ring2005", Set: []string{"packets=8", "burst=4", "ring=4"}, Demonstration: true},
-	{Name: "FuzzRing2005Locked", Scenario: "ring2005-locked", Set: []string{"packets=8", "burst=4", "ring=4"}},
-	{Name: "FuzzAlfMPMC", Scenario: "alf-mpmc"},
-	{Name: "FuzzAlfSPSC", Scenario: "alf-spsc"},
-	{Name: "FuzzAlfSPSCMisuse", Scenario: "alf-spsc-misuse", Demonstration: true},
-	{Name: "FuzzAlfPreempt", Scenario: "alf-preempt", Demonstration: true},
-	{Name: "FuzzAlfIRQ", Scenario: "alf-irq", Demonstration: true},
-	{Name: "FuzzSKBQmempool", Scenario: "skb", Set: []string{"pool=qmempool", "packets=32"}},
-	{Name: "FuzzSKBSlab", Scenario: "skb", Set: []string{"pool=slab", "packets=32"}},
-	{Name: "FuzzQmempoolHardirq", Scenario: "qmempool-hardirq", Demonstration: true},
+// builtin are the project's own targets, in fuzz_test.go.
+var builtin = []struct {
+	name, scenario string
+	set            []string
+	demonstration  bool
+}{
+	{"FuzzRing2005", "ring2005", []string{"packets=8", "burst=4", "ring=4"}, true},
+	{"FuzzRing2005Locked", "ring2005-locked", []string{"packets=8", "burst=4", "ring=4"}, false},
+	{"FuzzAlfMPMC", "alf-mpmc", nil, false},
+	{"FuzzAlfSPSC", "alf-spsc", nil, false},
+	{"FuzzAlfSPSCMisuse", "alf-spsc-misuse", nil, true},
+	{"FuzzAlfPreempt", "alf-preempt", nil, true},
+	{"FuzzAlfIRQ", "alf-irq", nil, true},
+	{"FuzzSKBQmempool", "skb", []string{"pool=qmempool", "packets=32"}, false},
+	{"FuzzSKBSlab", "skb", []string{"pool=slab", "packets=32"}, false},
+	{"FuzzQmempoolHardirq", "qmempool-hardirq", nil, true},
 }
 
-// Targets returns every target.
-func Targets() []Target { return slices.Clone(targets) }
+// Targets returns the project's own targets.
+func Targets() []Target {
+	ts := make([]Target, len(builtin))
+	for i, b := range builtin {
+		s, err := scenario.Lookup(b.scenario)
+		if err != nil {
+			panic(err) // the two lists are the project's own, checked by tests
+		}
+		ts[i] = Target{Name: b.name, Scenario: s, Set: b.set, Demonstration: b.demonstration}
+	}
+	return ts
+}
 
-// Lookup finds a target by its function name.
-func Lookup(name string) (Target, error) {
-	for _, t := range targets {
+// Lookup finds one of the project's own targets by its function name.
+func Lookup(name string) (Target, error) { return Find(Targets(), name) }
+
+// Find finds a target by its function name.
+func Find(targets []Target, name string) (Target, error) {
+	names := make([]string, len(targets))
+	for i, t := range targets {
 		if t.Name == name {
 			return t, nil
 		}
+		names[i] = t.Name
 	}
-	return Target{}, fmt.Errorf("no fuzz target %q", name)
+	return Target{}, fmt.Errorf("no fuzz target %q (known: %s)", name, strings.Join(names, ", "))
 }
 
-// values returns the target's scenario and parameter values.
-func (t Target) values() (*scenario.Scenario, scenario.Values, error) {
-	s, err := scenario.Lookup(t.Scenario)
-	if err != nil {
-		return nil, nil, err
-	}
-	v, err := s.Values(t.Set)
-	return s, v, err
-}
+// Values returns the target's parameter values.
+func (t Target) Values() (scenario.Values, error) { return t.Scenario.Values(t.Set) }
 
 // Run runs the target with decisions from data.
 func (t Target) Run(data []byte, trace bool) (sim.Result, error) {
-	s, v, err := t.values()
+	v, err := t.Values()
 	if err != nil {
 		return sim.Result{}, err
 	}
-	return s.Run(v, scenario.Options{Trace: trace}, sim.NewBytes(data)), nil
+	return t.Scenario.Run(v, scenario.Options{Trace: trace}, sim.NewBytes(data)), nil
 }
 
-// For finds the target whose scenario and parameters a schedule has.
-func For(f *schedule.File) (Target, error) {
+// For finds among targets the one whose scenario and parameters a
+// schedule has.
+func For(targets []Target, f *schedule.File) (Target, error) {
+	var near []string
 	for _, t := range targets {
-		s, v, err := t.values()
+		if t.Scenario.Name != f.Scenario {
+			continue
+		}
+		v, err := t.Values()
 		if err != nil {
 			return Target{}, err
 		}
-		if t.Scenario == f.Scenario && slices.Equal(s.Set(v), f.Params) {
+		if slices.Equal(t.Scenario.Set(v), f.Params) {
 			return t, nil
 		}
+		near = append(near, fmt.Sprintf("%s runs %s", t.Name, t.Scenario.String(v)))
 	}
-	return Target{}, fmt.Errorf("no fuzz target runs scenario %s with %s", f.Scenario, strings.Join(f.Params, " "))
+	if len(near) == 0 {
+		return Target{}, fmt.Errorf("no fuzz target runs scenario %s", f.Scenario)
+	}
+	return Target{}, fmt.Errorf("no fuzz target runs scenario %s with %s (%s)", f.Scenario, strings.Join(f.Params, " "), strings.Join(near, "; "))
 }
 
 // Bytes turns a schedule of the target's scenario into the bytes that make
@@ -97,12 +120,12 @@ func For(f *schedule.File) (Target, error) {
 // possible moves, one byte (two when more than 256 moves are possible),
 // none where only one move is possible.
 func (t Target) Bytes(f *schedule.File) ([]byte, error) {
-	s, v, err := t.values()
+	v, err := t.Values()
 	if err != nil {
 		return nil, err
 	}
 	rec := &recorder{replay: sim.NewReplayTokens(f.Decisions)}
-	r := s.Run(v, scenario.Options{MaxSteps: f.MaxSteps}, rec)
+	r := t.Scenario.Run(v, scenario.Options{MaxSteps: f.MaxSteps}, rec)
 	if r.Err != nil {
 		return nil, fmt.Errorf("the schedule does not fit %s: %w", t.Name, r.Err)
 	}
@@ -164,29 +187,27 @@ func ParseCorpus(data []byte) ([]byte, error) {
 // Schedule runs the target on data and records the run as a schedule
 // file, with its failure if it failed.
 func (t Target) Schedule(data []byte) (*schedule.File, error) {
-	s, v, err := t.values()
+	v, err := t.Values()
 	if err != nil {
 		return nil, err
 	}
-	r := s.Run(v, scenario.Options{}, sim.NewBytes(data))
+	r := explore.Run(t.Scenario, v, scenario.Options{}, sim.NewBytes(data))
 	if r.Err != nil {
 		return nil, r.Err
 	}
-	f := &schedule.File{Scenario: t.Scenario, Params: s.Set(v), MaxSteps: sim.DefaultMaxSteps, FoundBy: "fuzz " + t.Name, Decisions: r.Tokens()}
-	if r.Failure != nil {
-		f.Failure = &schedule.Failure{Kind: r.Failure.Kind, Step: r.Failure.Step, Message: r.Failure.Message}
-	}
-	return f, nil
+	return &schedule.File{Scenario: t.Scenario.Name, Params: t.Scenario.Set(v), MaxSteps: sim.DefaultMaxSteps,
+		FoundBy: "fuzz " + t.Name, Failure: explore.Record(r.Failure), Decisions: r.Tokens()}, nil
 }
 
-// FromCorpus turns a corpus file into a schedule; the target is the name
-// of the directory the file is in (testdata/fuzz/<Target>/<file>).
-func FromCorpus(dir string, data []byte) (*schedule.File, error) {
+// FromCorpus turns a corpus file into a schedule; the target, one of
+// targets, is the name of the directory the file is in
+// (testdata/fuzz/<Target>/<file>).
+func FromCorpus(targets []Target, dir string, data []byte) (*schedule.File, error) {
 	in, err := ParseCorpus(data)
 	if err != nil {
 		return nil, err
 	}
-	t, err := Lookup(dir)
+	t, err := Find(targets, dir)
 	if err != nil {
 		return nil, fmt.Errorf("a corpus file must sit in testdata/fuzz/<Target>/: %w", err)
 	}

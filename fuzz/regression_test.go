@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -34,11 +35,11 @@ func TestDemonstrationCrashersAreFoundAndNamed(t *testing.T) {
 		target := filepath.Base(filepath.Dir(path))
 		data, err := os.ReadFile(path)
 		require.NoError(t, err)
-		f, err := FromCorpus(target, data)
+		f, err := FromCorpus(Targets(), target, data)
 		require.NoError(t, err, path)
 		require.NotNil(t, f.Failure, "%s passes", path)
 		assert.Equal(t, want[target], f.Failure.Kind, path)
-		rep, err := explore.Replay(f, false)
+		rep, err := explore.Replay(tgScenario(t, f), f, false)
 		require.NoError(t, err)
 		assert.True(t, rep.Reproduced, path)
 		seen[target] = true
@@ -60,7 +61,7 @@ func TestSeedsPass(t *testing.T) {
 		for _, path := range files {
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
-			f, err := FromCorpus(tg.Name, data)
+			f, err := FromCorpus(Targets(), tg.Name, data)
 			require.NoError(t, err)
 			assert.Nil(t, f.Failure, path)
 		}
@@ -74,23 +75,31 @@ func TestScheduleToCorpusAndBack(t *testing.T) {
 	require.NoError(t, err)
 	f, err := tg.Schedule([]byte("the fuzzer's bytes, any bytes at all"))
 	require.NoError(t, err)
-	got, err := For(f)
+	got, err := For(Targets(), f)
 	require.NoError(t, err)
 	assert.Equal(t, tg.Name, got.Name)
 	data, err := tg.Bytes(f)
 	require.NoError(t, err)
 	in, err := ParseCorpus(Corpus(data))
 	require.NoError(t, err)
-	again, err := FromCorpus(tg.Name, Corpus(in))
+	again, err := FromCorpus(Targets(), tg.Name, Corpus(in))
 	require.NoError(t, err)
 	assert.Equal(t, f.Decisions, again.Decisions)
 
-	_, err = For(&schedule.File{Scenario: "ring2005", Params: []string{"cpus=3"}})
+	_, err = For(Targets(), &schedule.File{Scenario: "ring2005", Params: []string{"cpus=3"}})
 	assert.ErrorContains(t, err, "no fuzz target runs scenario ring2005")
 	for _, bad := range []string{"hello", "go test fuzz v1\nint(3)\n", "go test fuzz v1\n[]byte(\"a\")\n[]byte(\"b\")\n"} {
 		_, err := ParseCorpus([]byte(bad))
 		assert.Error(t, err, bad)
 	}
-	_, err = FromCorpus("FuzzNothing", Corpus(nil))
+	_, err = FromCorpus(Targets(), "FuzzNothing", Corpus(nil))
 	assert.ErrorContains(t, err, "testdata/fuzz/<Target>/")
+}
+
+// tgScenario is the project's own scenario a schedule names.
+func tgScenario(t *testing.T, f *schedule.File) *scenario.Scenario {
+	t.Helper()
+	s, err := scenario.Lookup(f.Scenario)
+	require.NoError(t, err)
+	return s
 }

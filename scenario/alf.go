@@ -150,19 +150,20 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 	return func() *sim.Failure {
 		left, err := q.Peek()
 		if err != nil {
-			return &sim.Failure{Kind: KindCorruptQueue, Message: err.Error()}
+			return sim.Failf(KindCorruptQueue, "%v", err)
 		}
 		h.Drained(client, left)
 		if kind, msg := h.Conservation(); kind != "" {
-			return &sim.Failure{Kind: kind, Message: msg}
+			return sim.Failf(kind, "%s", msg)
 		}
 		r := h.Check(w.Spec, w.Size)
 		switch r.Verdict {
 		case linearizability.Illegal:
-			return &sim.Failure{Kind: KindNotLinearizable, Attach: r.WriteHTML,
-				Message: fmt.Sprintf("the history of %d operations is not linearizable under the %s specification: %s", len(h.Ops), w.Spec, r.Reason)}
+			f := sim.Failf(KindNotLinearizable, "the history of %d operations is not linearizable under the %s specification: %s", len(h.Ops), w.Spec, r.Reason)
+			f.Attach = r.WriteHTML
+			return f
 		case linearizability.Undecided:
-			return &sim.Failure{Kind: KindCheckUndecided, Message: r.Reason}
+			return sim.Failf(KindCheckUndecided, "%s", r.Reason)
 		}
 		return nil
 	}, nil

@@ -223,7 +223,7 @@ func (g *ledger) check(slots []uint64) *sim.Failure {
 	if kind == "" {
 		return nil
 	}
-	return &sim.Failure{Kind: kind, Message: msg}
+	return sim.Failf(kind, "%s", msg)
 }
 
 // RingLeftovers is the end-of-run check of a 2005 ring workload, on the

@@ -135,25 +135,64 @@ func (s *Scenario) Set(v Values) []string {
 	return set
 }
 
-// catalogue is the fixed list of scenarios, in the order simrun lists them.
-var catalogue = append(append([]*Scenario{ring2005Scenario(false), ring2005Scenario(true)}, alfScenarios()...),
+// Catalogue is a list of scenarios with distinct names: the project's own
+// (Builtin), a user's, or both.
+type Catalogue []*Scenario
+
+// builtin is the project's own scenarios, in the order simrun lists them.
+var builtin = append(append(Catalogue{ring2005Scenario(false), ring2005Scenario(true)}, alfScenarios()...),
 	skbScenario(), qmempoolHardirqScenario())
 
-// All returns the catalogue.
-func All() []*Scenario { return slices.Clone(catalogue) }
+// Builtin returns the project's own scenarios.
+func Builtin() Catalogue { return slices.Clone(builtin) }
+
+// All returns the project's own scenarios.
+func All() []*Scenario { return Builtin() }
+
+// Lookup finds one of the project's own scenarios by name.
+func Lookup(name string) (*Scenario, error) { return builtin.Lookup(name) }
 
 // Lookup finds a scenario by name.
-func Lookup(name string) (*Scenario, error) {
-	for _, s := range catalogue {
+func (c Catalogue) Lookup(name string) (*Scenario, error) {
+	for _, s := range c {
 		if s.Name == name {
 			return s, nil
 		}
 	}
-	names := make([]string, len(catalogue))
-	for i, s := range catalogue {
+	return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(c.Names(), ", "))
+}
+
+// Names lists the scenarios' names in order.
+func (c Catalogue) Names() []string {
+	names := make([]string, len(c))
+	for i, s := range c {
 		names[i] = s.Name
 	}
-	return nil, fmt.Errorf("unknown scenario %q (simrun list shows them: %s)", name, strings.Join(names, ", "))
+	return names
+}
+
+// Validate checks that every scenario can be run: a name that fits on a
+// schedule file's line, no name twice, a machine size and a workload, and
+// defaults that its own parameter declarations accept.
+func (c Catalogue) Validate() error {
+	seen := map[string]bool{}
+	for i, s := range c {
+		switch {
+		case s == nil:
+			return fmt.Errorf("scenario %d is nil", i)
+		case s.Name == "" || strings.ContainsAny(s.Name, " \t\r\n/"):
+			return fmt.Errorf("scenario %d: name %q: want a non-empty name without spaces or slashes", i, s.Name)
+		case seen[s.Name]:
+			return fmt.Errorf("scenario %s is listed twice", s.Name)
+		case s.CPUs == nil || s.Build == nil:
+			return fmt.Errorf("scenario %s: CPUs and Build must be set", s.Name)
+		}
+		seen[s.Name] = true
+		if _, err := s.Values(nil); err != nil {
+			return fmt.Errorf("defaults: %w", err)
+		}
+	}
+	return nil
 }
 
 // Options are the machine settings of a run that do not come from the

@@ -258,7 +258,7 @@ func (l *skbLoad) reader(c *sim.Ctx, cpu int) {
 func (l *skbLoad) check(m *sim.Machine) *sim.Failure {
 	pooled, err := l.pool.holding()
 	if err != nil {
-		return &sim.Failure{Kind: KindCorruptQueue, Message: err.Error()}
+		return sim.Failf(KindCorruptQueue, "%v", err)
 	}
 	held := map[uint64]bool{}
 	for _, obj := range pooled {
@@ -271,7 +271,7 @@ func (l *skbLoad) check(m *sim.Machine) *sim.Failure {
 		}
 	}
 	if len(leaks) > 0 {
-		return &sim.Failure{Kind: KindLeak, Message: fmt.Sprintf("%d object(s) neither freed nor in the pool: %s", len(leaks), strings.Join(leaks, "; "))}
+		return sim.Failf(KindLeak, "%d object(s) neither freed nor in the pool: %s", len(leaks), strings.Join(leaks, "; "))
 	}
 	return poolVerdict(&l.hist)
 }
@@ -335,10 +335,11 @@ func poolVerdict(h *linearizability.PoolHistory) *sim.Failure {
 	r := h.Check()
 	switch r.Verdict {
 	case linearizability.Illegal:
-		return &sim.Failure{Kind: KindNotLinearizable, Attach: r.WriteHTML,
-			Message: fmt.Sprintf("the %d allocs and frees do not fit the pool specification: %s", len(h.Ops), r.Reason)}
+		f := sim.Failf(KindNotLinearizable, "the %d allocs and frees do not fit the pool specification: %s", len(h.Ops), r.Reason)
+		f.Attach = r.WriteHTML
+		return f
 	case linearizability.Undecided:
-		return &sim.Failure{Kind: KindCheckUndecided, Message: r.Reason}
+		return sim.Failf(KindCheckUndecided, "%s", r.Reason)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@
 //	max-steps 200000
 //	found-by random seed=1 run=0
 //	failure panic 248 "Tail pointer must be null"
+//	failure-site ring2005/ring.go:79
 //	decisions 248
 //	w1:reader/1 s1*3 i0:nic s0 ...
 //	crc32 5c1e0a2f
@@ -49,6 +50,10 @@ type Failure struct {
 	Kind    string
 	Step    int
 	Message string
+	// Site is where it was detected (sim.Failure.Site): with the kind, the
+	// failure's identity, which a replay must match. Files written before
+	// sites were recorded have none and are matched by kind and message.
+	Site string
 }
 
 // File is one schedule.
@@ -78,6 +83,9 @@ func (f *File) Encode() []byte {
 	}
 	if f.Failure != nil {
 		fmt.Fprintf(&b, "failure %s %d %s\n", f.Failure.Kind, f.Failure.Step, strconv.Quote(f.Failure.Message))
+		if f.Failure.Site != "" {
+			fmt.Fprintf(&b, "failure-site %s\n", f.Failure.Site)
+		}
 	}
 	fmt.Fprintf(&b, "decisions %d\n", len(f.Decisions))
 	const lineLen = 100
@@ -209,6 +217,11 @@ func (f *File) header(key, rest string, want *int) error {
 			return fmt.Errorf("failure line: message is not a quoted string")
 		}
 		f.Failure = &Failure{Kind: kind, Step: n, Message: m}
+	case "failure-site":
+		if f.Failure == nil || f.Failure.Site != "" || rest == "" {
+			return errors.New("failure-site: want one non-empty site after the failure line")
+		}
+		f.Failure.Site = rest
 	case "decisions":
 		n, err := strconv.Atoi(rest)
 		if err != nil || n < 0 || n > MaxDecisions {

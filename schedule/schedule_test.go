@@ -20,7 +20,7 @@ func sample() *File {
 		Params:   []string{"cpus=2", "ring=8", "burst=8", "packets=64"},
 		MaxSteps: 200000,
 		FoundBy:  "random seed=1 run=0",
-		Failure:  &Failure{Kind: "panic", Step: 320, Message: "Tail pointer must be \"null\"\n"},
+		Failure:  &Failure{Kind: "panic", Step: 320, Message: "Tail pointer must be \"null\"\n", Site: "ring2005/ring.go:79"},
 		Decisions: append(append([]string{"w0:reader/0", "s0", "s0", "s0", "i1:nic"},
 			strings.Split(strings.Repeat("s1 s0 ", 40), " ")[:80]...), "w1:reader/1"),
 	}
@@ -66,6 +66,7 @@ func TestBadFilesGetOneLineErrors(t *testing.T) {
 		"count":       {resum(bytes.Replace(good, []byte("decisions 86"), []byte("decisions 87"), 1)), "declares 87 decisions but holds 86"},
 		"repeat":      {resum(bytes.Replace(good, []byte("s0*3"), []byte("s0*x"), 1)), `bad repeat count in "s0*x"`},
 		"no scenario": {resum(bytes.Replace(good, []byte("scenario ring2005\n"), nil, 1)), "names no scenario"},
+		"site alone":  {resum(bytes.Replace(good, []byte("failure panic"), []byte("found-by panic"), 1)), "failure-site: want one non-empty site after the failure line"},
 		"huge count":  {resum(bytes.Replace(good, []byte("decisions 86"), []byte("decisions 999999999999"), 1)), "want a count up to"},
 	}
 	for name, tc := range cases {

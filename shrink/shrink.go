@@ -1,5 +1,6 @@
 // Package shrink makes a failing schedule smaller while it keeps failing
-// the same way (same kind, same message): fewer preemptions and
+// the same way (the same identity, sim.Failure.ID: kind and site, whatever
+// numbers the message holds): fewer preemptions and
 // interrupts first, then fewer steps, then fewer switches between CPUs,
 // and smaller workloads where the scenario marks a parameter as
 // shrinkable.
@@ -86,10 +87,13 @@ type shrinker struct {
 	sc       *scenario.Scenario
 	want     *sim.Failure
 	maxSteps int
-	budget   Budget
-	deadline time.Time
-	attempts int
-	best     state
+	// positions runs candidates with source positions, which the wanted
+	// failure needs to have its site (a spinning context's line).
+	positions bool
+	budget    Budget
+	deadline  time.Time
+	attempts  int
+	best      state
 }
 
 // ErrNotFailing is returned for a schedule that does not fail as it
@@ -100,21 +104,17 @@ var ErrNotFailing = errors.New("the schedule does not fail the way it recorded, 
 // simulated code until the watchdog fires, so it is not shrunk.
 var ErrHangs = errors.New("a watchdog failure is not shrunk: each replay hangs until the watchdog fires")
 
-// Shrink shrinks a failing schedule.
-func Shrink(f *schedule.File, b Budget) (Outcome, error) {
+// Shrink shrinks a failing schedule of scenario sc.
+func Shrink(sc *scenario.Scenario, f *schedule.File, b Budget) (Outcome, error) {
 	if f.Failure != nil && f.Failure.Kind == sim.KindWatchdog {
 		return Outcome{}, ErrHangs
 	}
-	rep, err := explore.Replay(f, false)
+	rep, err := explore.Replay(sc, f, false)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if !rep.Reproduced {
 		return Outcome{}, ErrNotFailing
-	}
-	sc, err := scenario.Lookup(f.Scenario)
-	if err != nil {
-		return Outcome{}, err
 	}
 	v, err := sc.Values(f.Params)
 	if err != nil {
@@ -126,6 +126,10 @@ func Shrink(f *schedule.File, b Budget) (Outcome, error) {
 	host := sim.NewHost()
 	defer host.Close()
 	s := &shrinker{host: host, sc: sc, want: rep.Failure, maxSteps: f.MaxSteps, budget: b, best: state{v, rep.Result}}
+	// A run without positions knows every line but a spinning context's:
+	// when the replay needed them to name the site, candidates need them.
+	fast := sc.Run(v, s.options(), sim.NewReplayTokens(f.Decisions))
+	s.positions = !fast.Failure.Same(rep.Failure)
 	if b.Time > 0 {
 		s.deadline = time.Now().Add(b.Time)
 	}
@@ -136,7 +140,7 @@ func Shrink(f *schedule.File, b Budget) (Outcome, error) {
 	out.File = &schedule.File{
 		Scenario: f.Scenario, Params: sc.Set(after.values), MaxSteps: f.MaxSteps,
 		FoundBy:   strings.TrimSpace(f.FoundBy + " shrunk"),
-		Failure:   &schedule.Failure{Kind: after.result.Failure.Kind, Step: after.result.Failure.Step, Message: after.result.Failure.Message},
+		Failure:   explore.Record(after.result.Failure),
 		Decisions: after.result.Tokens(),
 	}
 	return out, nil
@@ -148,7 +152,7 @@ func (s *shrinker) stats(st state) Stats {
 }
 
 func (s *shrinker) options() scenario.Options {
-	return scenario.Options{MaxSteps: s.maxSteps, Host: s.host}
+	return scenario.Options{MaxSteps: s.maxSteps, Host: s.host, Positions: s.positions}
 }
 
 func (s *shrinker) exhausted() bool {

@@ -31,7 +31,7 @@ func failing(t *testing.T, name string, seed uint64, set ...string) *schedule.Fi
 }
 
 // On every scenario that can fail, the shrunk schedule replays strictly
-// to the same failure (kind and message), and is no larger.
+// to the same failure (kind and site), and is no larger.
 func TestShrunkSchedulesFailTheSameWay(t *testing.T) {
 	cases := [][]string{{"alf-mpmc", "spec=strict"}, {"alf-spsc-misuse", "debug=off"}, {"skb", "pool=ring2005"}, {"skb", "fails=3"}, {"qmempool-hardirq", "variant=checked"}}
 	for _, s := range scenario.All() {
@@ -42,15 +42,15 @@ func TestShrunkSchedulesFailTheSameWay(t *testing.T) {
 	for _, c := range cases {
 		t.Run(strings.Join(c, " "), func(t *testing.T) {
 			f := failing(t, c[0], 1, c[1:]...)
-			res, err := Shrink(f, Budget{Attempts: 3000})
+			res, err := shrinkFile(f, Budget{Attempts: 3000})
 			require.NoError(t, err)
 			again, err := schedule.Decode(res.File.Encode())
 			require.NoError(t, err)
-			rep, err := explore.Replay(again, false)
+			rep, err := replayFile(again, false)
 			require.NoError(t, err, "the shrunk schedule replays strictly")
-			require.True(t, rep.Reproduced, "shrunk to %v, want %s: %s", rep.Failure, f.Failure.Kind, f.Failure.Message)
+			require.True(t, rep.Reproduced, "shrunk to %v, want %s at %s", rep.Failure, f.Failure.Kind, f.Failure.Site)
 			assert.Equal(t, f.Failure.Kind, rep.Failure.Kind)
-			assert.Equal(t, f.Failure.Message, rep.Failure.Message)
+			assert.Equal(t, f.Failure.Site, rep.Failure.Site())
 			assert.LessOrEqual(t, res.After.Preemptions+res.After.Interrupts, res.Before.Preemptions+res.Before.Interrupts)
 			assert.LessOrEqual(t, res.After.Steps, res.Before.Steps)
 			t.Logf("%v -> %v", res.Before, res.After)
@@ -61,9 +61,9 @@ func TestShrunkSchedulesFailTheSameWay(t *testing.T) {
 // The same file and budget give the same shrunk schedule.
 func TestShrinkingIsDeterministic(t *testing.T) {
 	f := failing(t, "ring2005", 2)
-	a, err := Shrink(f, Budget{Attempts: 500})
+	a, err := shrinkFile(f, Budget{Attempts: 500})
 	require.NoError(t, err)
-	b, err := Shrink(f, Budget{Attempts: 500})
+	b, err := shrinkFile(f, Budget{Attempts: 500})
 	require.NoError(t, err)
 	assert.Equal(t, a.File.Encode(), b.File.Encode())
 	assert.Equal(t, 500, a.Attempts, "the budget bounds the work")
@@ -78,7 +78,7 @@ func TestRing2005ShrinksToItsEssence(t *testing.T) {
 	var table []string
 	for seed := uint64(1); seed <= 10; seed++ {
 		f := failing(t, "ring2005", seed)
-		res, err := Shrink(f, Budget{})
+		res, err := shrinkFile(f, Budget{})
 		require.NoError(t, err)
 		assert.LessOrEqual(t, res.After.Preemptions+res.After.Interrupts, 2, "seed %d", seed)
 		limit := res.Before.Steps / 4
@@ -93,11 +93,11 @@ func TestRing2005ShrinksToItsEssence(t *testing.T) {
 
 func TestShrinkRefusesWhatItCannotKeep(t *testing.T) {
 	f := failing(t, "ring2005", 1)
-	f.Failure.Message = "something else"
-	_, err := Shrink(f, Budget{Attempts: 10})
+	f.Failure.Site = "ring2005/ring.go:1"
+	_, err := shrinkFile(f, Budget{Attempts: 10})
 	assert.ErrorIs(t, err, ErrNotFailing)
 	f.Failure.Kind = "watchdog"
-	_, err = Shrink(f, Budget{Attempts: 10})
+	_, err = shrinkFile(f, Budget{Attempts: 10})
 	assert.ErrorIs(t, err, ErrHangs)
 }
 
@@ -113,11 +113,29 @@ func TestShrinkStartsItsGoroutinesOnce(t *testing.T) {
 	f := failing(t, "ring2005", 2)
 	started := func(attempts int) uint64 {
 		before := created()
-		res, err := Shrink(f, Budget{Attempts: attempts})
+		res, err := shrinkFile(f, Budget{Attempts: attempts})
 		require.NoError(t, err)
 		require.Equal(t, attempts, res.Attempts)
 		return created() - before
 	}
 	few, many := started(20), started(500)
 	assert.Less(t, many, few+5, "20 candidates started %d goroutines, 500 candidates %d", few, many)
+}
+
+// replayFile replays a schedule of one of the project's own scenarios.
+func replayFile(f *schedule.File, trace bool) (explore.Replayed, error) {
+	s, err := scenario.Lookup(f.Scenario)
+	if err != nil {
+		return explore.Replayed{}, err
+	}
+	return explore.Replay(s, f, trace)
+}
+
+// shrinkFile shrinks a schedule of one of the project's own scenarios.
+func shrinkFile(f *schedule.File, b Budget) (Outcome, error) {
+	s, err := scenario.Lookup(f.Scenario)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Shrink(s, f, b)
 }

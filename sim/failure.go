@@ -33,6 +33,9 @@ type Failure struct {
 	Context string
 	// Source is the file:line of the simulated code, when known.
 	Source string
+	// Check is the file:line (or the name) of the end-of-run check that
+	// found the failure, when no line of simulated code did.
+	Check string
 	// Attach, when set, writes supplementary material about the failure
 	// (a checker's visualisation) to path.
 	Attach func(path string) error
@@ -55,12 +58,58 @@ func (f *Failure) Where() string {
 	if f.Source != "" {
 		b.WriteString(", " + f.Source)
 	}
+	if f.Check != "" {
+		b.WriteString(", found by the check at " + f.Check)
+	}
 	return b.String()
 }
 
-// Same reports whether g is the same failure as f: same kind and message.
+// Site is where the failure was detected: the simulated code's line, else
+// the check that found it, else (for failures of the whole machine, such as
+// a deadlock) the message with every number masked.
+func (f *Failure) Site() string {
+	switch {
+	case f.Source != "":
+		return f.Source
+	case f.Check != "":
+		return f.Check
+	}
+	return MaskNumbers(f.Message)
+}
+
+// ID is the failure's identity, its kind and site: every run that fails
+// the same way has the same ID, whatever step numbers, objects, counts and
+// values its message names. Shrinking keeps it, and tests of a must-fail
+// scenario assert it.
+func (f *Failure) ID() string { return f.Kind + " at " + f.Site() }
+
+// Same reports whether g is the same failure as f: same kind, same site.
 func (f *Failure) Same(g *Failure) bool {
-	return f != nil && g != nil && f.Kind == g.Kind && f.Message == g.Message
+	return f != nil && g != nil && f.ID() == g.ID()
+}
+
+// MaskNumbers replaces every run of decimal digits in s by "#".
+func MaskNumbers(s string) string {
+	var b strings.Builder
+	digits := false
+	for _, r := range s {
+		d := r >= '0' && r <= '9'
+		if !d {
+			b.WriteRune(r)
+		} else if !digits {
+			b.WriteByte('#')
+		}
+		digits = d
+	}
+	return b.String()
+}
+
+// Failf makes the failure an end-of-run check reports, its Check set to
+// the caller's file:line: the check's own line is its site, so every
+// failure it reports is the same failure whatever the numbers in it.
+func Failf(kind, format string, args ...any) *Failure {
+	file, line := callerLine(2)
+	return &Failure{Kind: kind, Message: fmt.Sprintf(format, args...), CPU: -1, Check: shortPos(file, line)}
 }
 
 // panicFailure names a Go panic raised by simulated code running in frame f.

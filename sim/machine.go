@@ -280,6 +280,9 @@ func (m *Machine) leaveUser() bool {
 // as the run's failure, and returns the run's result with it.
 func (m *Machine) EndFailure(f *Failure) Result {
 	f.Step, f.CPU = m.step, -1
+	if f.Source == "" && f.Check == "" {
+		f.Check = "end-of-run check"
+	}
 	m.failure = f
 	m.record(Event{Kind: EvFailure, CPU: -1, Note: "end-of-run check: " + f.Kind + ": " + f.Message})
 	return m.result()

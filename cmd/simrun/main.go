@@ -1,25 +1,16 @@
-// Command simrun explores a scenario's schedules on the simulated machine
-// until one fails, and replays a failing schedule step by step.
-//
-//	simrun list
-//	simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D]
-//	                        [--depth=N] [--set key=value ...] [-o FILE] [--json]
-//	simrun replay FILE [--trace=lines|columns] [--json]
-//
-// Exit status: 0 no failure, 1 a failure was found or reproduced, 2 bad
-// usage or input, 3 the host watchdog stopped a replay (a judgement of
-// host time: no verdict), 130 interrupted with nothing found.
+// Command simrun explores the project's scenarios' schedules on the
+// simulated machine until one fails, and replays, shrinks and converts
+// failing schedules; see package simrun, which a user's own command can
+// run on their scenarios.
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
+	"github.com/kernelsim/lfsim/fuzz"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/simrun"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	c := &simrun.Command{Scenarios: scenario.Builtin(), Targets: fuzz.Targets()}
+	c.Main()
 }

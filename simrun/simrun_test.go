@@ -1,4 +1,4 @@
-package main
+package simrun
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
 )
 
@@ -30,7 +31,8 @@ func simrun(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func simrunCtx(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errw bytes.Buffer
-	code := run(ctx, args, &out, &errw)
+	c := &Command{Scenarios: scenario.Builtin(), Targets: fuzz.Targets()}
+	code := c.Run(ctx, args, &out, &errw)
 	return code, out.String(), errw.String()
 }
 

@@ -1,4 +1,4 @@
-package main
+package simrun
 
 import (
 	"context"
@@ -42,7 +42,13 @@ const usage = `usage:
 
 A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.`
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run runs the command on args (without the program name) and returns the
+// exit status.
+func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if err := c.validate(); err != nil {
+		fmt.Fprintf(stderr, "simrun: %v\n", err)
+		return exitUsage
+	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return exitUsage
@@ -50,19 +56,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
 		if len(args) > 1 {
-			return describe(args[1:], stdout, stderr)
+			return c.describe(args[1:], stdout, stderr)
 		}
-		return list(stdout)
+		return c.list(stdout)
 	case "explore":
-		return exploreCmd(ctx, args[1:], stdout, stderr)
+		return c.exploreCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
-		return replayCmd(args[1:], stdout, stderr)
+		return c.replayCmd(args[1:], stdout, stderr)
 	case "shrink":
-		return shrinkCmd(args[1:], stdout, stderr)
+		return c.shrinkCmd(args[1:], stdout, stderr)
 	case "corpus":
-		return corpusCmd(args[1:], stdout, stderr)
+		return c.corpusCmd(args[1:], stdout, stderr)
 	case "compare":
-		return compareCmd(ctx, args[1:], stdout, stderr)
+		return c.compareCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -73,8 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-func list(w io.Writer) int {
-	for _, s := range scenario.All() {
+func (c *Command) list(w io.Writer) int {
+	for _, s := range c.Scenarios {
 		expect := "must pass"
 		if s.Fails {
 			expect = "known to fail"
@@ -89,11 +95,11 @@ func list(w io.Writer) int {
 }
 
 // describe prints one scenario's parameters: meaning, default and range.
-func describe(args []string, stdout, stderr io.Writer) int {
+func (c *Command) describe(args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
 		return usageError(stderr, "list", errors.New("want at most one scenario name"))
 	}
-	s, err := scenario.Lookup(args[0])
+	s, err := c.Scenarios.Lookup(args[0])
 	if err != nil {
 		return usageError(stderr, "list", err)
 	}
@@ -168,7 +174,7 @@ func toJSON(f *sim.Failure) *failureJSON {
 	return &failureJSON{Kind: f.Kind, Message: f.Message, Step: f.Step, CPU: f.CPU, Context: f.Context, Source: f.Source}
 }
 
-func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("explore")
 	strategy := fs.String("strategy", explore.Random, "random or pct")
 	seed := fs.Uint64("seed", 1, "seed of the exploration")
@@ -188,7 +194,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if len(pos) != 1 {
 		return usageError(stderr, "explore", errors.New("want exactly one scenario name (simrun list shows them)"))
 	}
-	s, err := scenario.Lookup(pos[0])
+	s, err := c.Scenarios.Lookup(pos[0])
 	if err != nil {
 		return usageError(stderr, "explore", err)
 	}
@@ -272,7 +278,7 @@ func exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			break
 		}
 		fmt.Fprintf(stdout, "\nreplaying %s:\n\n", path)
-		return replayCmd([]string{path, "--trace=" + *trace}, stdout, stderr)
+		return c.replayCmd([]string{path, "--trace=" + *trace}, stdout, stderr)
 	case res.Interrupted:
 		fmt.Fprintf(stdout, "interrupted: no failure in %s\n", stats)
 	default:
@@ -316,7 +322,7 @@ func rate(steps int64, d time.Duration) string {
 	return fmt.Sprintf("%.0f", r)
 }
 
-func replayCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) replayCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay")
 	trace := fs.String("trace", "", "print the interleaving: lines or columns")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -331,11 +337,11 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "replay", err)
 	}
 	path := pos[0]
-	f, code := readSchedule(path, "replay", stderr)
+	f, sc, code := c.readSchedule(path, "replay", stderr)
 	if f == nil {
 		return code
 	}
-	rep, err := explore.Replay(f, *trace != "")
+	rep, err := explore.Replay(sc, f, *trace != "")
 	if errors.Is(err, explore.ErrWatchdog) {
 		fmt.Fprintf(stderr, "simrun replay: %s: %v\n", path, err)
 		return exitHost
@@ -420,7 +426,7 @@ func withVis(f *failureJSON, vis string) *failureJSON {
 	return f
 }
 
-func shrinkCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("shrink")
 	out := fs.String("o", "", "where to write the shrunk schedule (default FILE with .min.sched)")
 	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
@@ -436,11 +442,11 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "shrink", fmt.Errorf("--attempts=%d --time=%v: want a positive budget", *attempts, *budget))
 	}
 	path := pos[0]
-	f, code := readSchedule(path, "shrink", stderr)
+	f, sc, code := c.readSchedule(path, "shrink", stderr)
 	if f == nil {
 		return code
 	}
-	res, err := shrink.Shrink(f, shrink.Budget{Time: *budget, Attempts: *attempts})
+	res, err := shrink.Shrink(sc, f, shrink.Budget{Time: *budget, Attempts: *attempts})
 	if err != nil {
 		return usageError(stderr, "shrink", fmt.Errorf("%s: %w", path, err))
 	}
@@ -463,26 +469,42 @@ func shrinkCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // readSchedule reads a schedule file, or a Go fuzz corpus file of one of
-// the fuzz targets (turned into the schedule of the run it makes), or
-// reports why it cannot.
-func readSchedule(path, cmd string, stderr io.Writer) (*schedule.File, int) {
+// the fuzz targets (turned into the schedule of the run it makes), and
+// finds its scenario, or reports why it cannot.
+func (c *Command) readSchedule(path, cmd string, stderr io.Writer) (*schedule.File, *scenario.Scenario, int) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageError(stderr, cmd, err)
+		return nil, nil, usageError(stderr, cmd, err)
 	}
 	var f *schedule.File
 	if fuzz.IsCorpus(data) {
-		f, err = fuzz.FromCorpus(filepath.Base(filepath.Dir(path)), data)
+		f, err = fuzz.FromCorpus(c.Targets, filepath.Base(filepath.Dir(path)), data)
 	} else {
 		f, err = schedule.Decode(data)
 	}
 	if err != nil {
-		return nil, usageError(stderr, cmd, fmt.Errorf("%s: %w", path, err))
+		return nil, nil, usageError(stderr, cmd, fmt.Errorf("%s: %w", path, err))
 	}
-	return f, exitPass
+	s, err := c.Scenarios.Lookup(f.Scenario)
+	if err != nil {
+		return nil, nil, usageError(stderr, cmd, fmt.Errorf("%s: %w", path, unknownScenario(f, path)))
+	}
+	return f, s, exitPass
 }
 
-func corpusCmd(args []string, stdout, stderr io.Writer) int {
+// unknownScenario says how to replay a file of a scenario this command
+// was not built with: from the test that wrote it, when its found-by line
+// names one, or with a command built with that scenario.
+func unknownScenario(f *schedule.File, path string) error {
+	how := fmt.Sprintf("build a simrun with it (func main() { simrun.Main(scenarios...) }) and run its replay %s", path)
+	if test, ok := strings.CutPrefix(f.FoundBy, "go test "); ok {
+		test, _, _ = strings.Cut(test, " ")
+		how = fmt.Sprintf("replay it from the test that wrote it: go test -run '^%s$' -lfsim.replay=%s -lfsim.trace=columns; or %s", test, path, how)
+	}
+	return fmt.Errorf("scenario %q is not built into this simrun; %s", f.Scenario, how)
+}
+
+func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("corpus")
 	out := fs.String("o", "", "where to write the corpus entry (default testdata/fuzz/<Target>/<name of FILE>)")
 	pos, err := parseInterleaved(fs, args)
@@ -492,11 +514,11 @@ func corpusCmd(args []string, stdout, stderr io.Writer) int {
 	if len(pos) != 1 {
 		return usageError(stderr, "corpus", errors.New("want exactly one schedule file"))
 	}
-	f, code := readSchedule(pos[0], "corpus", stderr)
+	f, _, code := c.readSchedule(pos[0], "corpus", stderr)
 	if f == nil {
 		return code
 	}
-	t, err := fuzz.For(f)
+	t, err := fuzz.For(c.Targets, f)
 	if err != nil {
 		return usageError(stderr, "corpus", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package simrun
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/kernelsim/lfsim/explore"
-	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/stress"
 )
 
@@ -31,7 +30,7 @@ type column struct {
 // compareCmd runs the simulator's exploration, native stress and, for the
 // plain-memory 2005 ring, native stress under the race detector, each for
 // the same budget, and tabulates what each found and how fast.
-func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (c *Command) compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("compare")
 	budget := fs.Duration("budget", 60*time.Second, "time each column may take")
 	seed := fs.Uint64("seed", 1, "seed of the exploration and of the stress mix")
@@ -49,7 +48,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *budget <= 0 || (*race != "auto" && *race != "on" && *race != "off") {
 		return usageError(stderr, "compare", fmt.Errorf("--budget=%v --race=%s: want a positive budget and auto, on or off", *budget, *race))
 	}
-	s, err := scenario.Lookup(pos[0])
+	s, err := c.Scenarios.Lookup(pos[0])
 	if err != nil {
 		return usageError(stderr, "compare", err)
 	}
