@@ -1,0 +1,73 @@
+// Package simrun is the simrun command as a library: explore a scenario's
+// schedules until one fails, replay a schedule file step by step, shrink
+// it, turn it into a fuzz corpus entry. cmd/simrun runs it on the
+// project's own scenarios; a user's command runs it on theirs:
+//
+//	func main() { simrun.Main(mystack.Scenario()) }
+//
+// gives every subcommand (list, explore, replay, shrink, corpus; bench and
+// compare too, on what they know) for those scenarios.
+//
+//	simrun list [SCENARIO]
+//	simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D]
+//	                        [--depth=N] [--set key=value ...] [-o FILE] [--json]
+//	simrun replay FILE [--trace=lines|columns] [--json]
+//
+// Exit status: 0 no failure, 1 a failure was found or reproduced, 2 bad
+// usage or input, 3 the host watchdog stopped a replay (a judgement of
+// host time: no verdict), 130 interrupted with nothing found.
+package simrun
+
+import (
+	"context"
+	"fmt"
+	"go/token"
+	"os"
+	"os/signal"
+
+	"github.com/kernelsim/lfsim/fuzz"
+	"github.com/kernelsim/lfsim/scenario"
+)
+
+// Command is simrun with the scenarios it knows and the fuzz targets whose
+// corpus files it reads and writes.
+type Command struct {
+	Scenarios scenario.Catalogue
+	Targets   []fuzz.Target
+}
+
+// Main runs simrun on the process's arguments with the given scenarios,
+// each also a fuzz target named Fuzz+its name (the name a Fuzz function
+// of package check gives its workload), and exits with its status.
+func Main(scenarios ...*scenario.Scenario) {
+	c := &Command{Scenarios: scenarios}
+	for _, s := range scenarios {
+		if s != nil && token.IsIdentifier("Fuzz"+s.Name) {
+			c.Targets = append(c.Targets, fuzz.Target{Name: "Fuzz" + s.Name, Scenario: s})
+		}
+	}
+	c.Main()
+}
+
+// Main runs the command on the process's arguments and exits with its
+// status.
+func (c *Command) Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := c.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func (c *Command) validate() error {
+	if err := c.Scenarios.Validate(); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, t := range c.Targets {
+		if t.Scenario == nil || names[t.Name] {
+			return fmt.Errorf("fuzz target %q: want a scenario and a name of its own", t.Name)
+		}
+		names[t.Name] = true
+	}
+	return nil
+}
