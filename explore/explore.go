@@ -19,13 +19,18 @@ import (
 const (
 	Random = "random"
 	PCT    = "pct"
+	// Mix alternates: even runs random, odd runs PCT with depths 1, 2, 3
+	// in turn (Depth is ignored). Random walks find shallow races and
+	// failures that need many preemptions; PCT finds the ordering bugs of
+	// small depth that random walks reach rarely.
+	Mix = "mix"
 )
 
 // Config is one exploration.
 type Config struct {
 	Scenario *scenario.Scenario
 	Values   scenario.Values
-	Strategy string // Random or PCT
+	Strategy string // Random, PCT or Mix
 	Seed     uint64
 	// Depth is PCT's bug depth (ignored by Random).
 	Depth int
@@ -89,13 +94,13 @@ const initialPCTSteps = 1000
 // Validate checks the configuration before anything runs.
 func (c *Config) Validate() error {
 	switch c.Strategy {
-	case Random:
+	case Random, Mix:
 	case PCT:
 		if c.Depth < 1 {
 			return fmt.Errorf("--depth=%d: PCT needs a depth of at least 1", c.Depth)
 		}
 	default:
-		return fmt.Errorf("unknown strategy %q: want %s or %s", c.Strategy, Random, PCT)
+		return fmt.Errorf("unknown strategy %q: want %s, %s or %s", c.Strategy, Random, PCT, Mix)
 	}
 	if c.Runs < 0 || c.Time < 0 {
 		return fmt.Errorf("negative budget")
@@ -207,8 +212,11 @@ func Matches(rec *schedule.Failure, g *sim.Failure) bool {
 
 func (c *Config) strategy(run, k int) sim.Strategy {
 	seed := sim.RunSeed(c.Seed, run)
-	if c.Strategy == PCT {
+	switch {
+	case c.Strategy == PCT:
 		return sim.NewPCT(seed, c.Depth, k)
+	case c.Strategy == Mix && run%2 == 1:
+		return sim.NewPCT(seed, 1+run/2%3, k)
 	}
 	return sim.NewRandom(seed)
 }

@@ -33,7 +33,7 @@ const (
 
 const usage = `usage:
   simrun list [SCENARIO]
-  simrun explore SCENARIO [--strategy=random|pct] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun explore SCENARIO [--strategy=random|pct|mix] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
@@ -176,7 +176,7 @@ func toJSON(f *sim.Failure) *failureJSON {
 
 func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("explore")
-	strategy := fs.String("strategy", explore.Random, "random or pct")
+	strategy := fs.String("strategy", explore.Random, "random, pct or mix")
 	seed := fs.Uint64("seed", 1, "seed of the exploration")
 	runs := fs.Int("runs", 100_000, "at most this many runs (0: no limit)")
 	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")
