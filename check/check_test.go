@@ -52,10 +52,12 @@ type recorder struct {
 
 type stopped struct{}
 
-func (r *recorder) Helper()                         {}
-func (r *recorder) Name() string                    { return r.name }
-func (r *recorder) Log(args ...any)                 { r.logs = append(r.logs, fmt.Sprint(args...)) }
-func (r *recorder) Logf(format string, args ...any) { r.logs = append(r.logs, fmt.Sprintf(format, args...)) }
+func (r *recorder) Helper()         {}
+func (r *recorder) Name() string    { return r.name }
+func (r *recorder) Log(args ...any) { r.logs = append(r.logs, fmt.Sprint(args...)) }
+func (r *recorder) Logf(format string, args ...any) {
+	r.logs = append(r.logs, fmt.Sprintf(format, args...))
+}
 func (r *recorder) Fatalf(format string, args ...any) {
 	r.fatal = fmt.Sprintf(format, args...)
 	panic(stopped{})
