@@ -54,9 +54,9 @@ var Workload = check.Workload{CPUs: 2, Build: func(m *sim.Machine) check.Check {
 	}
 }}
 `
-	racyAdd   = "c.WriteOnce(n, c.ReadOnce(n)+1) // read, then write: two CPUs can both read the same value"
-	atomicAdd = "c.AtomicAddReturn(n, 1)"
-	userTest  = `package counter
+	racyAddLine   = "c.WriteOnce(n, c.ReadOnce(n)+1) // read, then write: two CPUs can both read the same value"
+	atomicAddLine = "c.AtomicAddReturn(n, 1)"
+	userTest      = `package counter
 
 import (
 	"testing"
@@ -149,7 +149,7 @@ func TestUserModuleWithGoTest(t *testing.T) {
 		t.Skip("builds a module with the go command")
 	}
 	u := newUserModule(t)
-	u.subject(racyAdd)
+	u.subject(racyAddLine)
 
 	code, out := u.goTest("./...")
 	require.Equal(t, 1, code, out)
@@ -174,11 +174,11 @@ func TestUserModuleWithGoTest(t *testing.T) {
 	assert.Contains(t, out, "READ_ONCE n")
 
 	require.NoError(t, os.Remove(files[0]))
-	u.subject(atomicAdd)
+	u.subject(atomicAddLine)
 	code, out = u.goTest("./...")
 	require.Equal(t, 0, code, out)
 
-	u.subject(racyAdd)
+	u.subject(racyAddLine)
 	code, out = u.goTest("-run", "^$", "-fuzz", "^FuzzCounter$", "-fuzztime", "60s")
 	require.Equal(t, 1, code, "the fuzzer finds the lost update: %s", out)
 	assert.Contains(t, out, "lost-update")
@@ -198,7 +198,7 @@ func TestUserModuleWithItsOwnSimrun(t *testing.T) {
 		t.Skip("builds a module with the go command")
 	}
 	u := newUserModule(t)
-	u.subject(racyAdd)
+	u.subject(racyAddLine)
 	bin := filepath.Join(u.dir, "simrun")
 	code, out := u.run(u.goc, "build", "-o", bin, "./cmd/simrun")
 	require.Equal(t, 0, code, out)
