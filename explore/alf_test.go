@@ -39,14 +39,15 @@ func TestAlfMisusesAreFound(t *testing.T) {
 	for _, tc := range []struct {
 		name, kind string
 		set        []string
+		site       string // the failure's site, a pattern
 		msg        string // in the failure message
 		trace      string // in the replayed trace
 	}{
-		{"alf-spsc-misuse", sim.KindBug, nil, "alf_sp_enqueue: producer.head moved", "producer/1"},
-		{"alf-spsc-misuse", linearizability.LostValue, []string{"debug=off"}, "was lost", "producer/1"},
-		{"alf-preempt", sim.KindSoftLockup, nil, "task worker is ready and waits for CPU0, which runs higher-priority task rt-worker", "preempt worker, switch to rt-worker"},
-		{"alf-irq", sim.KindSoftLockup, nil, "hardirq dev over worker spins in cpu_relax waiting for q.producer.tail", "hardirq dev fires"},
-		{"alf-aba", linearizability.LostValue, nil, "was lost", "ABA: q.producer.head changed"},
+		{"alf-spsc-misuse", sim.KindBug, nil, `^alf/alf\.go:\d+$`, "alf_sp_enqueue: producer.head moved", "producer/1"},
+		{"alf-spsc-misuse", linearizability.LostValue, []string{"debug=off"}, `^scenario/alf\.go:\d+$`, "was lost", "producer/1"},
+		{"alf-preempt", sim.KindSoftLockup, nil, `^alf/alf\.go:\d+$`, "task worker is ready and waits for CPU0, which runs higher-priority task rt-worker", "preempt worker, switch to rt-worker"},
+		{"alf-irq", sim.KindSoftLockup, nil, `^alf/alf\.go:\d+$`, "hardirq dev over worker spins in cpu_relax waiting for q.producer.tail", "hardirq dev fires"},
+		{"alf-aba", linearizability.LostValue, nil, `^scenario/alf\.go:\d+$`, "was lost", "ABA: q.producer.head changed"},
 	} {
 		t.Run(strings.Join(append([]string{tc.name}, tc.set...), " "), func(t *testing.T) {
 			c := config(t, tc.name, tc.set...)
@@ -55,6 +56,7 @@ func TestAlfMisusesAreFound(t *testing.T) {
 			require.NoError(t, err)
 			require.NotNil(t, out.Failure, "nothing found in %d runs", out.Runs)
 			assert.Equal(t, tc.kind, out.Failure.Kind)
+			assert.Regexp(t, tc.site, out.Failure.Site())
 			assert.Contains(t, out.Failure.Message, tc.msg)
 			t.Logf("%s found in run %d after %v", tc.kind, out.FailRun, out.Elapsed)
 
@@ -89,6 +91,7 @@ func TestAlfMPMCIsNotStrictlyLinearizable(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, out.Failure)
 	assert.Equal(t, scenario.KindNotLinearizable, out.Failure.Kind)
+	assert.Regexp(t, `^scenario/alf\.go:\d+$`, out.Failure.Site(), "found by the scenario's history check")
 	rep, err := replayFile(out.Schedule, false)
 	require.NoError(t, err)
 	require.True(t, rep.Reproduced)

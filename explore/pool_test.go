@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,9 +39,9 @@ func TestSKBWorkload(t *testing.T) {
 }
 
 func TestQmempoolFromHardirqIsCaught(t *testing.T) {
-	for _, tc := range []struct{ variant, msg string }{
-		{"softirq", "another consumer is active"},
-		{"checked", "local_bh_enable() in hardirq context"},
+	for _, tc := range []struct{ variant, site, msg string }{
+		{"softirq", `^alf/alf\.go:\d+$`, "another consumer is active"},
+		{"checked", `^(qmempool/qmempool|scenario/skb)\.go:\d+$`, "local_bh_enable() in hardirq context"},
 	} {
 		c := config(t, "qmempool-hardirq", "variant="+tc.variant)
 		c.Runs = 5000
@@ -50,6 +49,7 @@ func TestQmempoolFromHardirqIsCaught(t *testing.T) {
 		require.NoError(t, err)
 		require.NotNil(t, out.Failure)
 		assert.Equal(t, sim.KindBug, out.Failure.Kind)
+		assert.Regexp(t, tc.site, out.Failure.Site())
 		assert.Contains(t, out.Failure.Message, tc.msg)
 		assert.Contains(t, out.Failure.Context+" "+out.Failure.Message, "sockread")
 		rep, err := replayFile(out.Schedule, false)
@@ -67,10 +67,10 @@ func TestQmempoolFromHardirqIsCaught(t *testing.T) {
 // assumption that a refill cannot fail. The schedules are kept as
 // regression tests.
 func TestQmempoolRefillFindings(t *testing.T) {
-	for file, want := range map[string]string{
-		"qmempool-refill-bug.sched":  "bug: qmempool: refill after slab failure: sharedq enqueue of 0 returned 0",
-		"qmempool-refill-leak.sched": "leak: 1 object(s) neither freed nor in the pool: #35 (skbuff_data)",
-		"qmempool-refill-full.sched": "bug: qmempool: refill: sharedq full",
+	for file, want := range map[string]struct{ kind, site, msg string }{
+		"qmempool-refill-bug.sched":  {sim.KindBug, `^qmempool/qmempool\.go:\d+$`, "refill after slab failure: sharedq enqueue"},
+		"qmempool-refill-leak.sched": {"leak", `^scenario/skb\.go:\d+$`, "neither freed nor in the pool"},
+		"qmempool-refill-full.sched": {sim.KindBug, `^qmempool/qmempool\.go:\d+$`, "qmempool: refill: sharedq full"},
 	} {
 		data, err := os.ReadFile(filepath.Join("..", "testdata", file))
 		require.NoError(t, err)
@@ -79,7 +79,9 @@ func TestQmempoolRefillFindings(t *testing.T) {
 		rep, err := replayFile(f, false)
 		require.NoError(t, err)
 		require.True(t, rep.Reproduced, file)
-		assert.True(t, strings.HasPrefix(rep.Failure.Error(), want), "%s: %v", file, rep.Failure)
+		assert.Equal(t, want.kind, rep.Failure.Kind, file)
+		assert.Regexp(t, want.site, rep.Failure.Site(), file)
+		assert.Contains(t, rep.Failure.Message, want.msg, file)
 	}
 }
 

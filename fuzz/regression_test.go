@@ -21,12 +21,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // their crashing inputs are kept apart (testdata/crashers/<Target>/), and
 // checked here: each replays to the failure it demonstrates.
 func TestDemonstrationCrashersAreFoundAndNamed(t *testing.T) {
-	want := map[string]string{
-		"FuzzRing2005":        sim.KindPanic,
-		"FuzzAlfSPSCMisuse":   sim.KindBug,
-		"FuzzAlfPreempt":      sim.KindSoftLockup,
-		"FuzzAlfIRQ":          sim.KindSoftLockup,
-		"FuzzQmempoolHardirq": sim.KindBug,
+	type identity struct{ kind, site string }
+	want := map[string]identity{
+		"FuzzRing2005":        {sim.KindPanic, `^ring2005/ring\.go:\d+$`},
+		"FuzzAlfSPSCMisuse":   {sim.KindBug, `^alf/alf\.go:\d+$`},
+		"FuzzAlfPreempt":      {sim.KindSoftLockup, `^alf/alf\.go:\d+$`},
+		"FuzzAlfIRQ":          {sim.KindSoftLockup, `^alf/alf\.go:\d+$`},
+		"FuzzQmempoolHardirq": {sim.KindBug, `^alf/alf\.go:\d+$`},
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "crashers", "*", "*"))
 	require.NoError(t, err)
@@ -38,7 +39,8 @@ func TestDemonstrationCrashersAreFoundAndNamed(t *testing.T) {
 		f, err := FromCorpus(Targets(), target, data)
 		require.NoError(t, err, path)
 		require.NotNil(t, f.Failure, "%s passes", path)
-		assert.Equal(t, want[target], f.Failure.Kind, path)
+		assert.Equal(t, want[target].kind, f.Failure.Kind, path)
+		assert.Regexp(t, want[target].site, f.Failure.Site, path)
 		rep, err := explore.Replay(tgScenario(t, f), f, false)
 		require.NoError(t, err)
 		assert.True(t, rep.Reproduced, path)
@@ -48,7 +50,7 @@ func TestDemonstrationCrashersAreFoundAndNamed(t *testing.T) {
 		assert.True(t, seen[target], "no crasher kept for %s", target)
 	}
 	for _, tg := range Targets() {
-		assert.Equal(t, tg.Demonstration, want[tg.Name] != "", "%s: demonstration targets and crashers agree", tg.Name)
+		assert.Equal(t, tg.Demonstration, want[tg.Name] != identity{}, "%s: demonstration targets and crashers agree", tg.Name)
 	}
 }
 

@@ -75,7 +75,7 @@ func TestRing2005CrashKinds(t *testing.T) {
 		require.NotNil(t, found, "%s not reached with %v", tc.kind, tc.set)
 		switch tc.kind {
 		case sim.KindPanic:
-			assert.Equal(t, "Tail pointer must be null", found.Message)
+			assert.Contains(t, found.Message, "Tail pointer must be null")
 			assert.Regexp(t, `^ring2005/ring.go:\d+$`, found.Source)
 		case sim.KindOutOfBounds:
 			assert.Contains(t, found.Message, "index out of range [2] with length 2", "head or tail briefly equals MAX_POOL_SIZE")
@@ -114,7 +114,7 @@ func TestLedgerNamesEveryMisuse(t *testing.T) {
 	})
 	require.NotNil(t, f)
 	assert.Equal(t, sim.KindDoubleFree, f.Kind)
-	assert.Equal(t, "buffer #1 is kfree'd a second time", f.Message)
+	assert.Regexp(t, `^buffer #\d+ is kfree'd a second time`, f.Message)
 
 	f = inTask(t, func(c *sim.Ctx) {
 		g := newLedger(2)

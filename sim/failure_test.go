@@ -58,7 +58,7 @@ func TestBugOnNamesMessageAndLine(t *testing.T) {
 	assert.Regexp(t, `^sim/failure_test.go:\d+$`, f.Source)
 	last := r.Trace[len(r.Trace)-1]
 	assert.Equal(t, EvFailure, last.Kind)
-	assert.Equal(t, 3, f.Step, "schedule, start and READ_ONCE are the three steps")
+	assert.Equal(t, len(r.Decisions), f.Step, "the failure's step is the number of decisions taken")
 }
 
 func TestPanicInSimulatedCode(t *testing.T) {
@@ -174,7 +174,7 @@ func TestStepBudget(t *testing.T) {
 		})
 	})
 	assert.Equal(t, KindStepBudget, f.Kind)
-	assert.Equal(t, 500, f.Step)
+	assert.Equal(t, 500, f.Step, "the run ends at its budget, MaxSteps")
 }
 
 func TestContextRuleViolationsAreBugs(t *testing.T) {

@@ -17,7 +17,7 @@ func runOne(t *testing.T, cfg Config, body func(m *Machine) func(c *Ctx)) (*Mach
 	return m, r
 }
 
-func TestAllocatorMisuseIsNamedWhereItHappens(t *testing.T) {
+func TestAllocatorMisuseIsNamedWhereItHappensGolden(t *testing.T) {
 	cases := map[string]struct {
 		body func(m *Machine) func(c *Ctx)
 		kind string

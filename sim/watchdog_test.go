@@ -42,7 +42,7 @@ func tickUntil(ticks chan<- time.Time, res <-chan Result) (Result, int) {
 // the watchdog after a Watchdog's worth of ticks (the first tick that sees
 // it starts the count), the run returns, and its goroutines unwind once
 // the code reaches its next scheduling point.
-func TestWatchdogReportsCodeStuckBetweenPoints(t *testing.T) {
+func TestWatchdogReportsCodeStuckBetweenPointsGolden(t *testing.T) {
 	h, ticks := manualClock(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	m := build(t, Config{CPUs: 1, Watchdog: time.Second, Host: h, Trace: true}, func(m *Machine) {
