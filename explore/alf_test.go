@@ -34,7 +34,7 @@ func TestAlfCorrectUsePasses(t *testing.T) {
 // named, and replays to the same failure with a trace that shows the
 // cause. The budget is a number of runs, not a time, so that the test does
 // not depend on the machine (or on -race): seed 1 finds alf-aba in run
-// 1962, about a second without the race detector.
+// 2966, about a second without the race detector.
 func TestAlfMisusesAreFound(t *testing.T) {
 	for _, tc := range []struct {
 		name, kind string

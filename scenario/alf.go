@@ -171,10 +171,17 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 
 // randomOps draws n operations, enqueue or dequeue with equal chance, of
 // 1..bulk values each.
+//
+// Each call draws from a stream of its own, seeded by two draws from rng,
+// so that a task's operations are the same whatever the number of
+// operations of the tasks drawn before it: lowering ops keeps a prefix of
+// every task's list, which is what lets a shrinker lower it and keep the
+// interleaving.
 func randomOps(rng *rand.Rand, n, bulk int, kind func(*rand.Rand) bool) []AlfOp {
+	own := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	ops := make([]AlfOp, n)
 	for i := range ops {
-		ops[i] = AlfOp{Enqueue: kind(rng), N: 1 + rng.IntN(bulk)}
+		ops[i] = AlfOp{Enqueue: kind(own), N: 1 + own.IntN(bulk)}
 	}
 	return ops
 }
@@ -197,8 +204,8 @@ func dequeues(*rand.Rand) bool    { return false }
 func alfParams(cpus, size, bulk, ops, width, debug string) []Param {
 	return []Param{
 		{Name: "cpus", Doc: "CPUs", Default: cpus, Min: 1, Max: sim.MaxCPUs},
-		{Name: "size", Doc: "queue slots (power of two)", Default: size, Min: 1, Max: alf.MaxSize},
-		{Name: "bulk", Doc: "largest bulk per call", Default: bulk, Min: 1, Max: alf.MaxSize},
+		{Name: "size", Doc: "queue slots (power of two)", Default: size, Min: 1, Max: alf.MaxSize, Shrink: true},
+		{Name: "bulk", Doc: "largest bulk per call", Default: bulk, Min: 1, Max: alf.MaxSize, Shrink: true},
 		{Name: "ops", Doc: "calls per task", Default: ops, Min: 1, Max: 10_000, Shrink: true},
 		{Name: "start", Doc: "counters' start value (try 4294967290)", Default: "0", Min: 0, Max: 1<<32 - 1},
 		{Name: "width", Doc: "counter width in bits", Default: width, Min: 1, Max: 32},
@@ -208,6 +215,13 @@ func alfParams(cpus, size, bulk, ops, width, debug string) []Param {
 		{Name: "wseed", Doc: "seed of the operation mix", Default: "1", Min: 0, Max: 1 << 30},
 		{Name: "spec", Doc: "specification histories are checked against (see package model)", Default: "alf", Choices: []string{"alf", "strict"}},
 	}
+}
+
+// shrinkCPUs marks the CPU count shrinkable, for layouts that put a task
+// on every CPU whatever their number.
+func shrinkCPUs(params []Param) []Param {
+	params[0].Shrink = true
+	return params
 }
 
 func alfOptions(v Values) alf.Options {
@@ -259,7 +273,7 @@ func fromParam(v Values) int { return v.Int("cpus") }
 func alfScenarios() []*Scenario {
 	return []*Scenario{
 		alfScenario("alf-mpmc", "alf_queue MP/MC: a task per CPU enqueues and dequeues with preemption disabled (passes)", false,
-			alfParams("3", "8", "4", "6", "32", "on"), fromParam,
+			shrinkCPUs(alfParams("3", "8", "4", "6", "32", "on")), fromParam,
 			func(v Values, rng *rand.Rand, w *AlfLoad) {
 				for cpu := range v.Int("cpus") {
 					w.Tasks = append(w.Tasks, AlfTask{Name: "mpmc/" + strconv.Itoa(cpu), CPU: cpu, Protect: true,
@@ -298,13 +312,14 @@ func alfScenarios() []*Scenario {
 				w.IRQs = []AlfIRQ{{CPU: 0, Name: "dev", Fires: 2, Ops: alternating(rng, 2, v.Int("bulk"))}}
 			}),
 		alfScenario("alf-aba", "alf_queue MP/MC with narrow counters and long interrupts that let other CPUs lap them (fails at width 3, passes at 32)", true,
-			append(alfParams("3", "4", "2", "24", "3", "on"), Param{Name: "stall", Doc: "steps a stalling interrupt takes", Default: "64", Min: 0, Max: 10_000}),
+			append(shrinkCPUs(alfParams("3", "4", "2", "24", "3", "on")), Param{Name: "stall", Doc: "steps a stalling interrupt takes", Default: "64", Min: 0, Max: 10_000, Shrink: true},
+				Param{Name: "fires", Doc: "stalling interrupts per CPU", Default: "3", Min: 0, Max: 10_000, Shrink: true}),
 			fromParam,
 			func(v Values, rng *rand.Rand, w *AlfLoad) {
 				for cpu := range v.Int("cpus") {
 					w.Tasks = append(w.Tasks, AlfTask{Name: "mpmc/" + strconv.Itoa(cpu), CPU: cpu, Protect: true,
 						Ops: randomOps(rng, v.Int("ops"), v.Int("bulk"), anyKind)})
-					w.IRQs = append(w.IRQs, AlfIRQ{CPU: cpu, Name: "stall", Fires: 3, Stall: v.Int("stall")})
+					w.IRQs = append(w.IRQs, AlfIRQ{CPU: cpu, Name: "stall", Fires: v.Int("fires"), Stall: v.Int("stall")})
 				}
 			}),
 	}

@@ -95,14 +95,14 @@ func skbParams() []Param {
 	return []Param{
 		{Name: "pool", Doc: "what data buffers come from", Default: "qmempool", Choices: []string{"qmempool", "slab", "ring2005"}},
 		{Name: "cpus", Doc: "CPUs; each receives and frees", Default: "2", Min: 1, Max: sim.MaxCPUs},
-		{Name: "burst", Doc: "packets per NIC interrupt and NAPI poll (a NIC ring cleanup: up to 256)", Default: "16", Min: 1, Max: 256},
+		{Name: "burst", Doc: "packets per NIC interrupt and NAPI poll (a NIC ring cleanup: up to 256)", Default: "16", Min: 1, Max: 256, Shrink: true},
 		{Name: "packets", Doc: "packets received in all", Default: "64", Min: 1, Max: 100_000, Shrink: true},
 		{Name: "free", Doc: "who frees: NET_TX softirq, socket reader task, or each CPU in turn", Default: "mixed", Choices: []string{"softirq", "task", "mixed"}},
 		{Name: "localq", Doc: "qmempool per-CPU queue size", Default: "16", Min: 16, Max: 65536},
 		{Name: "sharedq", Doc: "qmempool shared queue size", Default: "64", Min: 32, Max: 65536},
-		{Name: "prealloc", Doc: "qmempool objects preallocated", Default: "32", Min: 0, Max: 65536},
+		{Name: "prealloc", Doc: "qmempool objects preallocated", Default: "32", Min: 0, Max: 65536, Shrink: true},
 		{Name: "ring", Doc: "ring2005 slots", Default: "64", Min: 1, Max: ring2005.MaxPoolSize},
-		{Name: "fails", Doc: "allocations the strategy may make fail (the NIC drops those packets)", Default: "0", Min: 0, Max: 100_000},
+		{Name: "fails", Doc: "allocations the strategy may make fail (the NIC drops those packets)", Default: "0", Min: 0, Max: 100_000, Shrink: true},
 	}
 }
 
@@ -289,12 +289,13 @@ func qmempoolHardirqScenario() *Scenario {
 		Params: []Param{
 			{Name: "ops", Doc: "alloc+free pairs the task makes", Default: "8", Min: 1, Max: 10_000, Shrink: true},
 			{Name: "fires", Doc: "interrupts", Default: "4", Min: 1, Max: 10_000, Shrink: true},
+			{Name: "prealloc", Doc: "objects qmempool_create preallocates", Default: "16", Min: 0, Max: 32, Shrink: true},
 			{Name: "variant", Doc: "what the handler calls: the _softirq variants, or the checked ones", Default: "softirq", Choices: []string{"softirq", "checked"}},
 		},
 		CPUs: func(Values) int { return 1 },
 		Build: func(m *sim.Machine, v Values) Check {
 			kc := m.KmemCacheCreate("skbuff_data", 2)
-			pool, err := qmempool.New(m, qmempool.Config{LocalQ: 16, SharedQ: 32, Prealloc: 16, Kmem: kc, Debug: true})
+			pool, err := qmempool.New(m, qmempool.Config{LocalQ: 16, SharedQ: 32, Prealloc: v.Int("prealloc"), Kmem: kc, Debug: true})
 			if err != nil {
 				panic(err)
 			}

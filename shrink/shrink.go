@@ -1,17 +1,18 @@
 // Package shrink makes a failing schedule smaller while it keeps failing
 // the same way (the same identity, sim.Failure.ID: kind and site, whatever
-// numbers the message holds): fewer preemptions and
-// interrupts first, then fewer steps, then fewer switches between CPUs,
-// and smaller workloads where the scenario marks a parameter as
-// shrinkable.
+// numbers the message holds): fewer preemptions and interrupts first, then
+// fewer steps, then fewer switches between CPUs, and smaller workloads
+// where the scenario marks a parameter as shrinkable.
 //
-// It is delta debugging over the decision list. A candidate list (with a
-// decision or a run of them removed, or a parameter lowered) is replayed
-// leniently (sim.Lenient): decisions that no longer fit are skipped and
-// the gaps are filled with quiet defaults. The run that results is
-// recorded exactly, so every accepted candidate is itself a schedule that
-// replays strictly. Shrinking is deterministic: the same file and budget
-// of attempts always give the same result; a time budget can only stop it
+// It is delta debugging over the decision list. A candidate list is
+// replayed leniently (sim.Lenient): decisions that no longer fit are
+// skipped and the gaps are filled with quiet defaults. The candidates drop
+// single preemptions and interrupts, interrupts with all their handler's
+// steps, runs of consecutive decisions, and runs of one CPU's steps (which
+// then come later), and lower parameters. The run that results is recorded
+// exactly, so every accepted candidate is itself a schedule that replays
+// strictly. Shrinking is deterministic: the same file and budget of
+// attempts always give the same result; a time budget can only stop it
 // earlier.
 package shrink
 
@@ -36,7 +37,7 @@ type Budget struct {
 }
 
 // DefaultAttempts bounds a shrink when the budget names no count.
-const DefaultAttempts = 20_000
+const DefaultAttempts = 50_000
 
 // Stats describe a schedule's size.
 type Stats struct {
@@ -90,10 +91,12 @@ type shrinker struct {
 	// positions runs candidates with source positions, which the wanted
 	// failure needs to have its site (a spinning context's line).
 	positions bool
-	budget    Budget
-	deadline  time.Time
-	attempts  int
-	best      state
+	// greedy takes any smaller workload that keeps the failure.
+	greedy   bool
+	budget   Budget
+	deadline time.Time
+	attempts int
+	best     state
 }
 
 // ErrNotFailing is returned for a schedule that does not fail as it
@@ -160,36 +163,51 @@ func (s *shrinker) exhausted() bool {
 }
 
 // try replays moves leniently under values and makes the run the new best
-// when it fails the same way and is smaller (or, with smallerParams, when
-// it fails the same way at all: a smaller workload is progress by itself).
-func (s *shrinker) try(values scenario.Values, moves []sim.Move, smallerParams bool) bool {
-	if s.exhausted() {
+// when it fails the same way and is smaller.
+func (s *shrinker) try(values scenario.Values, moves []sim.Move) bool {
+	r, ok := s.attempt(values, sim.NewLenient(moves))
+	if !ok || !less(state{values, r}.score(), s.best.score()) {
 		return false
 	}
-	s.attempts++
-	r := s.sc.Run(values, s.options(), sim.NewLenient(moves))
-	if r.Err != nil || !r.Failure.Same(s.want) {
-		return false
-	}
-	cand := state{values, r}
-	if !smallerParams && !less(cand.score(), s.best.score()) {
-		return false
-	}
-	s.best = cand
+	s.best = state{values, r}
 	return true
 }
 
-// run repeats the passes until none improves; it reports false when the
-// budget stopped it.
+// run shrinks the schedule alone, on the workload as recorded, then the
+// workload too, starting from that schedule, which the smaller workloads'
+// replays then follow: once taking a smaller workload only when its run is
+// shorter, once greedily, keeping the smaller of the two results. Neither
+// way wins everywhere: greedy reaches small workloads whose runs shorten
+// only later, and misses short runs of a larger one. It reports false when
+// the budget stopped it.
 func (s *shrinker) run() bool {
+	if !s.fixpoint(false) {
+		return false
+	}
+	start := s.best
+	complete := s.fixpoint(true)
+	careful := s.best
+	s.best, s.greedy = start, true
+	complete = s.fixpoint(true) && complete
+	if less(careful.score(), s.best.score()) {
+		s.best = careful
+	}
+	return complete
+}
+
+// fixpoint repeats the passes until none improves; it reports false when
+// the budget stopped it.
+func (s *shrinker) fixpoint(params bool) bool {
 	for {
-		improved := s.shrinkParams()
+		improved := params && s.shrinkParams()
 		improved = s.dropNoisy() || improved
+		improved = s.dropHandlers() || improved
 		improved = s.ddmin() || improved
+		improved = s.laterCPU() || improved
 		improved = s.stayOnCPU() || improved
 		if !improved {
 			// Last resort: another interleaving of the same workload.
-			improved = s.research(s.best.values, false)
+			improved = s.research(s.best.values)
 		}
 		if s.exhausted() {
 			return false
@@ -204,67 +222,97 @@ func (s *shrinker) run() bool {
 // for a smaller workload whose old decisions no longer fail the same way.
 const researchRuns = 200
 
-// shrinkParams lowers shrinkable parameters: for each, the smallest value
-// on a ladder (minimum, then doubling) at which the failure persists,
-// either by replaying the current decisions or, failing that, in one of
-// researchRuns seeded random schedules (re-search: a smaller workload
-// usually needs a different interleaving to fail the same way).
+// shrinkParams lowers shrinkable parameters: for each, the values on a
+// ladder below the current one (minimum, then doubling) are tried, each by
+// replaying the current decisions or, failing that, in researchRuns seeded
+// random schedules (re-search: a smaller workload usually needs a different
+// interleaving to fail the same way). Of the values that keep the failure
+// the one with the smallest schedule is taken, the smaller value on a tie,
+// if its schedule is smaller than the current one (or, greedy, whatever
+// its schedule: a smaller workload is progress by itself, and often
+// shrinks further). The smallest workload is not always the shortest run:
+// a pool with no objects preallocated refills from the slab, which takes
+// longer.
 func (s *shrinker) shrinkParams() bool {
 	improved := false
 	for _, p := range s.sc.Params {
 		if !p.Shrink {
 			continue
 		}
-		// The ladder finds a value that fails the same way; bisection
-		// then looks below it, down to the last ladder value that did not.
-		lo := p.Min - 1
+		var best *state
+		lo, below := p.Min-1, p.Min-1 // the last value without the failure, and the one below best
 		for n := p.Min; n < s.best.values.Int(p.Name); n = max(n*2, n+1) {
-			if s.fitsWith(p.Name, n) {
-				improved = true
-				break
+			c := s.withParam(p.Name, n)
+			if c == nil {
+				lo = n
+				continue
 			}
-			lo = n
+			if best == nil || less(c.score(), best.score()) {
+				best, below = c, lo
+			}
 		}
-		for hi := s.best.values.Int(p.Name); hi-lo > 1; {
-			mid := lo + (hi-lo)/2
-			if s.fitsWith(p.Name, mid) {
-				hi = mid
+		if best == nil || !(s.greedy || less(best.score(), s.best.score())) {
+			continue
+		}
+		s.best, improved = *best, true
+		// Between the best ladder value and the last one below it that
+		// lost the failure, bisection looks for a smaller value.
+		for hi := s.best.values.Int(p.Name); hi-below > 1; {
+			mid := below + (hi-below)/2
+			if c := s.withParam(p.Name, mid); c != nil && (s.greedy || less(c.score(), s.best.score())) {
+				s.best, hi = *c, mid
 			} else {
-				lo = mid
+				below = mid
 			}
 		}
 	}
 	return improved
 }
 
-// fitsWith tries parameter name at n and keeps it if the failure persists.
-func (s *shrinker) fitsWith(name string, n int) bool {
+// withParam returns the smallest run found that fails the same way with
+// parameter name at n, or nil.
+func (s *shrinker) withParam(name string, n int) *state {
 	v := maps.Clone(s.best.values)
 	v[name] = strconv.Itoa(n)
 	if s.sc.Validate != nil && s.sc.Validate(v) != nil {
-		return false
+		return nil
 	}
-	return s.try(v, s.best.result.Decisions, true) || s.research(v, true)
+	if r, ok := s.attempt(v, sim.NewLenient(s.best.result.Decisions)); ok {
+		return &state{v, r}
+	}
+	return s.search(v)
 }
 
-// research looks for the failure in researchRuns seeded random schedules
-// under values and keeps the smallest that fails the same way, if it is
-// smaller than the best so far or (with smallerParams) at all.
-func (s *shrinker) research(values scenario.Values, smallerParams bool) bool {
+// attempt runs one candidate, if the budget allows, and reports whether it
+// fails the same way.
+func (s *shrinker) attempt(values scenario.Values, strategy sim.Strategy) (sim.Result, bool) {
+	if s.exhausted() {
+		return sim.Result{}, false
+	}
+	s.attempts++
+	r := s.sc.Run(values, s.options(), strategy)
+	return r, r.Err == nil && r.Failure.Same(s.want)
+}
+
+// search returns the smallest of researchRuns seeded random schedules under
+// values that fails the same way, or nil.
+func (s *shrinker) search(values scenario.Values) *state {
 	var found *state
 	for seed := range uint64(researchRuns) {
-		if s.exhausted() {
-			break
-		}
-		s.attempts++
-		r := s.sc.Run(values, s.options(), sim.NewRandom(sim.RunSeed(seed, 0)))
-		if r.Err == nil && r.Failure.Same(s.want) {
+		if r, ok := s.attempt(values, sim.NewRandom(sim.RunSeed(seed, 0))); ok {
 			if cand := (state{values, r}); found == nil || less(cand.score(), found.score()) {
 				found = &cand
 			}
 		}
 	}
-	if found == nil || (!smallerParams && !less(found.score(), s.best.score())) {
+	return found
+}
+
+// research replaces the best run by a smaller one of the same workload
+// found by search.
+func (s *shrinker) research(values scenario.Values) bool {
+	found := s.search(values)
+	if found == nil || !less(found.score(), s.best.score()) {
 		return false
 	}
 	s.best = *found
@@ -282,11 +330,74 @@ func (s *shrinker) dropNoisy() bool {
 		if k := d[i].Kind; k != sim.MoveIRQ && k != sim.MoveSwitch {
 			continue
 		}
-		if s.try(s.best.values, remove(d, i, i+1), false) {
+		if s.try(s.best.values, remove(d, i, i+1)) {
 			improved = true
 		}
 	}
 	return improved
+}
+
+// dropHandlers removes interrupts together with every step their handlers
+// took, last first. Removing the interrupt alone (dropNoisy) hands its
+// handler's steps to the context it interrupted, which changes the
+// interleaving; removing the handler's steps too leaves the rest as it
+// was.
+func (s *shrinker) dropHandlers() bool {
+	improved := false
+	for k := s.best.result.Interrupts - 1; k >= 0; k-- {
+		spans, ok := s.handlerSpans()
+		if !ok || k >= len(spans) {
+			continue
+		}
+		if s.try(s.best.values, removeIndices(s.best.result.Decisions, spans[k])) {
+			improved = true
+		}
+	}
+	return improved
+}
+
+// handlerSpans replays the best run with its trace and returns, for each
+// interrupt in order, the indices of its decision and of its handler's
+// steps.
+func (s *shrinker) handlerSpans() ([][]int, bool) {
+	if s.exhausted() {
+		return nil, false
+	}
+	s.attempts++
+	opt := s.options()
+	opt.Trace = true
+	r := s.sc.Run(s.best.values, opt, sim.NewReplay(s.best.result.Decisions))
+	if r.Err != nil {
+		return nil, false
+	}
+	var spans [][]int
+	open := map[string]int{} // a running handler's context -> its span
+	for _, e := range r.Trace {
+		switch {
+		case e.Kind == sim.EvIRQ && e.Decision:
+			open[e.Ctx] = len(spans)
+			spans = append(spans, []int{e.Step - 1})
+		case e.Kind == sim.EvIRQExit:
+			delete(open, e.Ctx)
+		case e.Decision:
+			if i, ok := open[e.Ctx]; ok {
+				spans[i] = append(spans[i], e.Step-1)
+			}
+		}
+	}
+	return spans, true
+}
+
+func removeIndices(d []sim.Move, drop []int) []sim.Move {
+	out := make([]sim.Move, 0, len(d))
+	for i, mv := range d {
+		if len(drop) > 0 && drop[0] == i {
+			drop = drop[1:]
+			continue
+		}
+		out = append(out, mv)
+	}
+	return out
 }
 
 // ddmin removes runs of decisions, halving their length down to one.
@@ -296,7 +407,7 @@ func (s *shrinker) ddmin() bool {
 		for start := 0; start < len(s.best.result.Decisions); {
 			d := s.best.result.Decisions
 			end := min(start+n, len(d))
-			if s.try(s.best.values, remove(d, start, end), false) {
+			if s.try(s.best.values, remove(d, start, end)) {
 				improved = true
 				continue // the same place now holds what came after
 			}
@@ -304,6 +415,56 @@ func (s *shrinker) ddmin() bool {
 		}
 	}
 	return improved
+}
+
+// laterCPU removes runs of one CPU's steps, halving their length down to
+// one, for each CPU in turn. Ddmin removes runs of consecutive decisions;
+// this removes a CPU's steps from between the other CPUs' ones, which the
+// lenient replay then takes later: what a failure needs of a CPU that
+// must stand still (a task interrupted mid-operation while the others
+// lap it) is that it does not run, and its steps can move past the rest.
+func (s *shrinker) laterCPU() bool {
+	improved := false
+	for cpu := range s.best.result.CPUs {
+		for n := s.cpuSteps(cpu) / 2; n >= 1; n /= 2 {
+			for start := 0; start < s.cpuSteps(cpu); {
+				if s.try(s.best.values, removeCPUSteps(s.best.result.Decisions, cpu, start, start+n)) {
+					improved = true
+					continue
+				}
+				start += n
+			}
+		}
+	}
+	return improved
+}
+
+// cpuSteps counts the best schedule's steps of one CPU.
+func (s *shrinker) cpuSteps(cpu int) int {
+	n := 0
+	for _, d := range s.best.result.Decisions {
+		if d.Kind == sim.MoveStep && int(d.CPU) == cpu {
+			n++
+		}
+	}
+	return n
+}
+
+// removeCPUSteps drops the steps of cpu numbered from to to (0-based,
+// counting that CPU's steps only).
+func removeCPUSteps(d []sim.Move, cpu, from, to int) []sim.Move {
+	out := make([]sim.Move, 0, len(d))
+	k := 0
+	for _, mv := range d {
+		if mv.Kind == sim.MoveStep && int(mv.CPU) == cpu {
+			k++
+			if k > from && k <= to {
+				continue
+			}
+		}
+		out = append(out, mv)
+	}
+	return out
 }
 
 // stayOnCPU replaces a step on another CPU by a step on the CPU before it,
@@ -317,7 +478,7 @@ func (s *shrinker) stayOnCPU() bool {
 		}
 		c := append([]sim.Move(nil), d...)
 		c[i].CPU = d[i-1].CPU
-		if s.try(s.best.values, c, false) {
+		if s.try(s.best.values, c) {
 			improved = true
 		}
 	}

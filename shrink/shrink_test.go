@@ -91,6 +91,34 @@ func TestRing2005ShrinksToItsEssence(t *testing.T) {
 	t.Log("\n" + strings.Join(table, "\n"))
 }
 
+// The failures whose setup dominated their runs shrink to at most a third
+// of the steps they kept when the workload's setup (pre-fill, stall,
+// prealloc, bulk, CPUs) was not shrinkable and a failure was its message:
+// 1,024, 257, 498 and 116 steps then.
+func TestSetupShrinksAway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("shrinks four failures to the end")
+	}
+	for _, tc := range []struct {
+		set   []string
+		limit int
+	}{
+		{[]string{"alf-aba"}, 1024 / 3},
+		{[]string{"qmempool-hardirq"}, 257 / 3},
+		{[]string{"skb", "fails=3"}, 498 / 3},
+		{[]string{"alf-mpmc", "spec=strict"}, 116 / 3},
+	} {
+		t.Run(strings.Join(tc.set, " "), func(t *testing.T) {
+			f := failing(t, tc.set[0], 1, tc.set[1:]...)
+			res, err := shrinkFile(f, Budget{})
+			require.NoError(t, err)
+			assert.LessOrEqual(t, res.After.Steps, tc.limit, "%v -> %v", res.Before, res.After)
+			assert.Equal(t, f.Failure.Site, res.File.Failure.Site)
+			t.Logf("%v -> %v in %d replays", res.Before, res.After, res.Attempts)
+		})
+	}
+}
+
 func TestShrinkRefusesWhatItCannotKeep(t *testing.T) {
 	f := failing(t, "ring2005", 1)
 	f.Failure.Site = "ring2005/ring.go:1"
