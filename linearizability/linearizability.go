@@ -9,6 +9,18 @@
 // called after it, and two operations are concurrent exactly when their
 // steps interleave. Equal times count as overlapping, as in porcupine.
 //
+// # A user's own object
+//
+// ObjectHistory records the operations of any object (a stack, a set, a
+// register) with inputs and outputs of the user's choice, and
+// ObjectHistory.Check decides it against the user's sequential model, given
+// as a porcupine.Model, with an exact depth-first search over the orders
+// real time allows that visits each (operations placed, model state) pair
+// once, within a budget of states counted (Undecided past it, never a
+// pass). ObjectCheck.Free marks the operations whose results need no
+// justification. Result.Failure turns any verdict into the failure an
+// end-of-run check returns.
+//
 // # The queue checker
 //
 // Check decides whether a history of the bounded bulk FIFO (model.FIFO,

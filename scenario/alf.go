@@ -14,9 +14,9 @@ import (
 // Failure kinds of the queue checkers, besides conservation's (see
 // package linearizability).
 const (
-	KindNotLinearizable = "not-linearizable"
-	KindCheckUndecided  = "linearizability-undecided" // the check spent its work budget: neither a pass nor a failure
-	KindCorruptQueue    = "corrupt-queue"             // the counters say it holds more than its size
+	KindNotLinearizable = linearizability.KindNotLinearizable
+	KindCheckUndecided  = linearizability.KindUndecided // the check spent its work budget: neither a pass nor a failure
+	KindCorruptQueue    = "corrupt-queue"               // the counters say it holds more than its size
 )
 
 // AlfOp is one call a task makes: an enqueue of N fresh values, or a
