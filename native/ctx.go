@@ -9,10 +9,12 @@ import (
 // Ctx is one CPU id's execution context. Every method is small enough to
 // be inlined where a subject calls it.
 type Ctx struct {
+	m       *Machine
 	cpu     int
-	preempt int // preempt_disable depth
-	bh      int // local_bh_disable depth
-	irqsOff int // local_irq_save depth
+	pending uint16 // raised softirqs
+	preempt int    // preempt_disable depth
+	bh      int    // local_bh_disable depth
+	irqsOff int    // local_irq_save depth
 	serving bool
 	spins   uint // cpu_relax calls
 }
@@ -94,6 +96,9 @@ func (c *Ctx) LocalBhEnable() {
 		c.unbalanced("local_bh_enable")
 	}
 	c.bh--
+	if c.bh == 0 && c.pending != 0 && !c.serving && c.irqsOff == 0 {
+		c.doSoftirq()
+	}
 }
 
 // unbalanced fails an enable without its disable; kept out of line so that

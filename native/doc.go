@@ -32,9 +32,10 @@
 //
 // # What the kernel API becomes
 //
-//   - READ_ONCE, WRITE_ONCE, smp_store_release, cmpxchg: sync/atomic
-//     operations, which are sequentially consistent in the Go memory model.
-//   - smp_wmb, smp_rmb: nothing. Every access they order against is
+//   - READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release, cmpxchg,
+//     xchg, atomic_add_return: sync/atomic operations, which are
+//     sequentially consistent in the Go memory model.
+//   - smp_mb, smp_wmb, smp_rmb: nothing. Every access they order against is
 //     a sync/atomic one on the other side, which already orders the plain
 //     accesses around it (and makes the race detector see the edge).
 //   - Plain loads and stores (Load, Store): plain Go memory accesses. Code
@@ -42,18 +43,35 @@
 //   - cpu_relax: runtime.Gosched. Goroutines have no priorities, so a
 //     spinning waiter always lets the waited-for goroutine run eventually:
 //     the priority-inversion lockups the simulator finds cannot happen here.
-//   - preempt_disable, local_bh_disable, local_irq_save (inside
-//     spin_lock_irqsave) and their inverses:
+//   - preempt_disable, local_bh_disable, local_irq_save, local_irq_disable
+//     (and inside spin_lock_irqsave, spin_lock_bh) and their inverses:
 //     counters on the Ctx, checked only for balance. A goroutine is never
 //     preempted by another goroutine of the same CPU id, because each CPU id
 //     is owned by one goroutine at a time (see Machine.CPU).
 //   - in_serving_softirq: true inside Ctx.Softirq, which runs a function as
-//     softirq work on the calling goroutine.
+//     softirq work on the calling goroutine; in_softirq and in_interrupt
+//     also with bottom halves off; in_irq never (no hardirq handlers run
+//     natively); irqs_disabled, preempt_count and raw_smp_processor_id
+//     from the Ctx.
+//   - open_softirq, raise_softirq: the handler runs on the raising
+//     goroutine at once, or, with bottom halves or irqs off, at the
+//     local_bh_enable that turns them back on.
+//   - mutex_lock, mutex_unlock: sync.Mutex; locking where the kernel may
+//     not sleep is a BUG, as in the simulator.
 //   - BUG_ON, panic(), and the failures a workload reports: a Go panic with
 //     a *Failure value naming the CPU; the stress tester recovers it.
 //   - kmem_cache: a LIFO free list of objects under a mutex, like a slab's
 //     node list without the per-CPU layer, with double and invalid frees
-//     caught.
+//     caught. kmalloc/kfree: power-of-two kmalloc caches, the cache's
+//     number in the handle's top byte.
+//   - The simulator's accounting and trace notes (Account, Annotate): fn
+//     runs, notes vanish.
+//
+// A test compares the method sets: every *sim.Ctx and *sim.Cell method, and
+// the Machine methods a subject calls while it builds its structures, has
+// a native counterpart of the same signature, save Ctx.CPU and Ctx.Machine
+// (the simulator's own, for workloads) and Cell.Name (the trace's).
+// nativegen builds a user's packages too (see its doc).
 //
 // An API call a subject starts to make needs its method here first: the
 // generated build does not compile until then.

@@ -1,6 +1,9 @@
 package native
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Width is how the simulator shows a cell; natively it is only recorded.
 type Width uint8
@@ -33,7 +36,11 @@ func (c *Cell) Peek() uint64 { return atomic.LoadUint64(&c.v) }
 // Machine is the set of CPU ids the workers own, and the factory for the
 // subjects' memory.
 type Machine struct {
-	cpus []Ctx
+	cpus     []Ctx
+	softirqs [NrSoftirqs]func(*Ctx)
+
+	mu      sync.Mutex
+	kmalloc [40]*KmemCache // by size class, 2^class words
 }
 
 // NewMachine makes a machine of cpus CPU ids, each with its Ctx.
@@ -43,7 +50,7 @@ func NewMachine(cpus int) *Machine {
 	}
 	m := &Machine{cpus: make([]Ctx, cpus)}
 	for i := range m.cpus {
-		m.cpus[i] = Ctx{cpu: i}
+		m.cpus[i] = Ctx{cpu: i, m: m}
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -112,4 +113,45 @@ func TestKmemCache(t *testing.T) {
 		kc.Words(h)[0] = h
 	}
 	assert.Equal(t, uint64(chunkObjects), kc.Words(chunkObjects)[0])
+}
+
+// The calls a user's subject may make beyond the project's own: softirqs
+// run when raised outside bottom halves, or at the local_bh_enable; kmalloc
+// objects free back to their cache; a mutex in atomic context is a BUG.
+func TestKernelCallsOfUserSubjects(t *testing.T) {
+	m := NewMachine(1)
+	c := m.CPU(0)
+	var ran []string
+	m.OpenSoftirq(NetRxSoftirq, func(c *Ctx) { ran = append(ran, fmt.Sprintf("rx serving=%t", c.InServingSoftirq())) })
+	c.RaiseSoftirq(NetRxSoftirq)
+	assert.Equal(t, []string{"rx serving=true"}, ran, "raised outside bottom halves: runs at once")
+	c.LocalBhDisable()
+	c.RaiseSoftirq(NetRxSoftirq)
+	assert.Len(t, ran, 1, "deferred while bottom halves are off")
+	assert.True(t, c.InSoftirq())
+	c.LocalBhEnable()
+	assert.Len(t, ran, 2, "run at local_bh_enable")
+
+	x := m.NewCell("x", W64, 5)
+	assert.Equal(t, uint64(5), c.Xchg(x, 7))
+	assert.Equal(t, uint64(4), c.AtomicAddReturn(x, -3))
+	assert.Equal(t, uint64(4), c.SmpLoadAcquire(x))
+
+	a, b := c.Kmalloc(3, GFPAtomic), c.Kmalloc(3, GFPAtomic)
+	require.NotEqual(t, a, b)
+	m.KmallocWords(a)[3] = 1 // four words: the power-of-two class of three
+	c.Kfree(a)
+	c.Kfree(0)
+	assert.Equal(t, a, c.Kmalloc(4, GFPAtomic), "freed objects come back first")
+	f := failure(t, func() { c.Kfree(b); c.Kfree(b) })
+	require.NotNil(t, f)
+	assert.Equal(t, KindDoubleFree, f.Kind)
+
+	mu := m.NewMutex("mu")
+	c.MutexLock(mu)
+	c.MutexUnlock(mu)
+	c.PreemptDisable()
+	f = failure(t, func() { c.MutexLock(mu) })
+	require.NotNil(t, f)
+	assert.Equal(t, KindBug, f.Kind)
 }
