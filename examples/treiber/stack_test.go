@@ -1,0 +1,91 @@
+package treiber
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kernelsim/lfsim/check"
+	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/linearizability"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+type popped struct {
+	V  uint64
+	OK bool
+}
+
+// lifo is the sequential stack every history must fit.
+var lifo = porcupine.Model{
+	Init: func() any { return []uint64(nil) },
+	Step: func(state, in, out any) (bool, any) {
+		st := state.([]uint64)
+		if v, push := in.(uint64); push {
+			return true, append(slices.Clone(st), v)
+		}
+		p := out.(popped)
+		if len(st) == 0 {
+			return !p.OK, st
+		}
+		return p.OK && p.V == st[len(st)-1], st[:len(st)-1]
+	},
+}
+
+// workload: three values pushed first, then two CPUs each pop, push and
+// pop again; every call is recorded and checked against lifo.
+func workload(pop func(s *Stack, c *sim.Ctx) (uint64, bool)) check.Workload {
+	return check.Workload{CPUs: 2, Build: func(m *sim.Machine) check.Check {
+		s := New(m, 2)
+		var h linearizability.ObjectHistory
+		done := m.NewCell("done", sim.W32, 0)
+		record := func(c *sim.Ctx, cpu int, in any, do func() any) { h.Record(c, cpu, in, do) }
+		m.Init("fill", func(c *sim.Ctx) {
+			for v := uint64(1); v <= 3; v++ {
+				record(c, 9, v, func() any { return s.Push(c, v) })
+			}
+		})
+		for cpu := range 2 {
+			m.Go(fmt.Sprintf("cpu%d", cpu), cpu, func(c *sim.Ctx) {
+				popOnce := func() any { v, ok := pop(s, c); return popped{v, ok} }
+				record(c, cpu, "pop", popOnce)
+				record(c, cpu, uint64(10+cpu), func() any { return s.Push(c, uint64(10+cpu)) })
+				record(c, cpu, "pop", popOnce)
+				c.AtomicAddReturn(done, 1)
+			})
+		}
+		m.Go("reclaim", 0, func(c *sim.Ctx) {
+			for c.ReadOnce(done) != 2 {
+				c.CpuRelax()
+			}
+			s.Reclaim(c) // a grace period: no CPU is inside Pop
+		})
+		return func() *sim.Failure {
+			return h.Check(linearizability.ObjectCheck{Model: lifo}).Failure("the stack")
+		}
+	}}
+}
+
+func TestTreiberStack(t *testing.T) {
+	check.Run(t, workload((*Stack).Pop), check.Runs(5000))
+}
+
+func FuzzTreiberStack(f *testing.F) { check.Fuzz(f, workload((*Stack).Pop)) }
+
+// Freeing at once breaks the stack: a slow pop reads a freed node.
+func TestPopAndFreeIsBroken(t *testing.T) {
+	out, err := explore.Explore(context.Background(), explore.Config{
+		Scenario: workload((*Stack).PopAndFree).Scenario("TreiberPopAndFree"),
+		Strategy: explore.Mix, Seed: 1, Runs: 5000,
+	})
+	require.NoError(t, err)
+	require.NotNil(t, out.Failure, "no failure in %d runs", out.Runs)
+	assert.Equal(t, sim.KindUseAfterFree, out.Failure.Kind)
+	assert.Regexp(t, `^treiber/stack\.go:\d+$`, out.Failure.Site())
+	t.Logf("found in run %d: %s", out.FailRun, explore.Describe(out.Failure))
+}
