@@ -264,15 +264,12 @@ func scenarioName(test string) string {
 // then run to the end; any failure fails the test.
 func replaySaved(t TB, s *scenario.Scenario, v scenario.Values, c config) {
 	t.Helper()
-	files, err := savedFiles(c.dir)
+	files, err := savedSchedules(c.dir)
 	if err != nil {
 		t.Fatalf("lfsim: %v", err)
 	}
-	for _, path := range files {
-		f, err := readSchedule(path)
-		if err != nil {
-			t.Fatalf("lfsim: %v", err)
-		}
+	for _, sf := range files {
+		path, f := sf.path, sf.file
 		if f.Scenario != s.Name {
 			t.Fatalf("lfsim: %s is a schedule of scenario %s, not %s: move it to that scenario's directory", path, f.Scenario, s.Name)
 		}
@@ -314,15 +311,29 @@ func recorded(f *schedule.File) string {
 	return f.Failure.Kind + ": " + f.Failure.Message
 }
 
-// savedFiles lists dir's schedule files in name order (none when dir does
-// not exist).
-func savedFiles(dir string) ([]string, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.sched"))
+// savedFile is a schedule file saved by Run.
+type savedFile struct {
+	path string
+	file *schedule.File
+}
+
+// savedSchedules reads dir's schedule files in name order (none when dir
+// does not exist).
+func savedSchedules(dir string) ([]savedFile, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.sched"))
 	if err != nil {
 		return nil, fmt.Errorf("saved schedules: %w", err)
 	}
-	slices.Sort(files)
-	return files, nil
+	slices.Sort(paths)
+	out := make([]savedFile, len(paths))
+	for i, path := range paths {
+		f, err := readSchedule(path)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = savedFile{path, f}
+	}
+	return out, nil
 }
 
 func readSchedule(path string) (*schedule.File, error) {

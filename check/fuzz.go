@@ -28,18 +28,14 @@ func FuzzScenario(f *testing.F, s *scenario.Scenario, opts ...Option) {
 		f.Fatalf("lfsim: %v", err)
 	}
 	target := fuzz.Target{Name: f.Name(), Scenario: s, Set: c.set}
-	files, err := savedFiles(c.dir)
+	files, err := savedSchedules(c.dir)
 	if err != nil {
 		f.Fatalf("lfsim: %v", err)
 	}
-	for _, path := range files {
-		sf, err := readSchedule(path)
-		if err != nil {
-			f.Fatalf("lfsim: %v", err)
-		}
+	for _, sf := range files {
 		// A saved schedule of other parameters or step budget, or one
 		// the code has outgrown, seeds nothing; Run still replays it.
-		if data, err := target.Bytes(sf); err == nil {
+		if data, err := target.Bytes(sf.file); err == nil {
 			f.Add(data)
 		}
 	}
