@@ -43,6 +43,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/scenario"
@@ -406,7 +407,7 @@ func save(dir string, f *schedule.File, path string) (string, error) {
 			return "", err
 		}
 		id := f.Failure.Kind + " at " + f.Failure.Site
-		base := fmt.Sprintf("%s-%08x", f.Failure.Kind, crc32.ChecksumIEEE([]byte(id)))
+		base := fmt.Sprintf("%s-%08x", fileName(f.Failure.Kind), crc32.ChecksumIEEE([]byte(id)))
 		for i := 1; ; i++ {
 			path = filepath.Join(dir, base+".sched")
 			if i > 1 {
@@ -432,4 +433,19 @@ func save(dir string, f *schedule.File, path string) (string, error) {
 		return "", err
 	}
 	return path, os.Rename(tmp, path)
+}
+
+// fileName keeps a failure kind's letters, digits, dashes and underscores,
+// so any kind a check names makes a file name.
+func fileName(kind string) string {
+	name := strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, kind)
+	if name == "" {
+		return "failure"
+	}
+	return name
 }

@@ -177,6 +177,16 @@ func TestSaveNeverReplacesAnotherFile(t *testing.T) {
 	assert.Len(t, saved(t, dir), 2)
 }
 
+func TestFileNamesOfAnyKind(t *testing.T) {
+	assert.Equal(t, "lost-update", fileName("lost-update"))
+	assert.Equal(t, "a_b_c", fileName("a/b c"))
+	assert.Equal(t, "failure", fileName(""))
+	dir := t.TempDir()
+	path, err := save(dir, &schedule.File{Scenario: "x", MaxSteps: 1, Failure: &schedule.Failure{Kind: "../../x", Site: "a.go:1"}}, "")
+	require.NoError(t, err)
+	assert.Equal(t, dir, filepath.Dir(path), "the file stays in its directory")
+}
+
 func TestScenarioNames(t *testing.T) {
 	assert.Equal(t, "MyStack", scenarioName("TestMyStack"))
 	assert.Equal(t, "MyStack", scenarioName("FuzzMyStack"))
