@@ -200,6 +200,12 @@ func TestBadOptions(t *testing.T) {
 	assert.Contains(t, r.fatal, "want at least one run")
 	r = run(t, "TestCounter", counter(false), Strategy("dfs", 0), Dir(t.TempDir()))
 	assert.Contains(t, r.fatal, "unknown strategy")
+	pinned := Workload{CPUs: 1, Build: func(m *sim.Machine) Check {
+		m.Go("t", 3, func(*sim.Ctx) {})
+		return nil
+	}}
+	r = run(t, "TestCounter", pinned, Dir(t.TempDir()))
+	assert.Contains(t, r.fatal, "building scenario Counter: sim: task t pinned to CPU3 of 1", "a workload that cannot be built is one line, not a panic")
 	r = run(t, "TestCounter", Workload{CPUs: 1}, Dir(t.TempDir()))
 	assert.Empty(t, r.fatal, "a workload with nothing to run passes")
 }

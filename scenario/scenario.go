@@ -215,7 +215,10 @@ func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result 
 	if err != nil {
 		return sim.Result{Err: err}
 	}
-	check := s.Build(m, v)
+	check, err := s.build(m, v)
+	if err != nil {
+		return sim.Result{Err: err}
+	}
 	r := m.Run(strategy)
 	if r.Failure == nil && r.Err == nil && check != nil {
 		if f := check(); f != nil {
@@ -223,4 +226,16 @@ func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result 
 		}
 	}
 	return r
+}
+
+// build runs the scenario's Build, turning a panic in it (a task pinned to
+// a CPU the machine does not have, two tasks of one name) into an error:
+// the workload cannot be built, which is no verdict on any schedule.
+func (s *Scenario) build(m *sim.Machine, v Values) (check Check, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("building scenario %s: %v", s.Name, r)
+		}
+	}()
+	return s.Build(m, v), nil
 }
