@@ -206,6 +206,11 @@ func TestBadOptions(t *testing.T) {
 	}}
 	r = run(t, "TestCounter", pinned, Dir(t.TempDir()))
 	assert.Contains(t, r.fatal, "building scenario Counter: sim: task t pinned to CPU3 of 1", "a workload that cannot be built is one line, not a panic")
+	panicky := Workload{CPUs: 1, Build: func(m *sim.Machine) Check {
+		return func() *sim.Failure { var a []int; _ = a[3]; return nil }
+	}}
+	r = run(t, "TestCounter", panicky, Dir(t.TempDir()))
+	assert.Contains(t, r.fatal, "go-panic: the end-of-run check panicked")
 	r = run(t, "TestCounter", Workload{CPUs: 1}, Dir(t.TempDir()))
 	assert.Empty(t, r.fatal, "a workload with nothing to run passes")
 }

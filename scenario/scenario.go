@@ -221,11 +221,22 @@ func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result 
 	}
 	r := m.Run(strategy)
 	if r.Failure == nil && r.Err == nil && check != nil {
-		if f := check(); f != nil {
+		if f := runCheck(check); f != nil {
 			r = m.EndFailure(f)
 		}
 	}
 	return r
+}
+
+// runCheck runs an end-of-run check; a check that panics (reading a
+// structure the run left corrupt, say) reports a failure of its own.
+func runCheck(check Check) (f *sim.Failure) {
+	defer func() {
+		if r := recover(); r != nil {
+			f = &sim.Failure{Kind: sim.KindGoPanic, Message: fmt.Sprintf("the end-of-run check panicked: %v", r), CPU: -1, Check: "end-of-run check"}
+		}
+	}()
+	return check()
 }
 
 // build runs the scenario's Build, turning a panic in it (a task pinned to
