@@ -62,15 +62,18 @@
 //     a *Failure value naming the CPU; the stress tester recovers it.
 //   - kmem_cache: a LIFO free list of objects under a mutex, like a slab's
 //     node list without the per-CPU layer, with double and invalid frees
-//     caught. kmalloc/kfree: power-of-two kmalloc caches, the cache's
-//     number in the handle's top byte.
+//     caught. kmalloc/kfree: power-of-two kmalloc caches. A handle carries
+//     its cache's number above bit 40 (the first cache's objects are 1, 2,
+//     3, ...), so Ctx.Machine().Object(h).Word(i) finds an object's memory
+//     without a lock, as a subject on the simulator reaches it.
 //   - The simulator's accounting and trace notes (Account, Annotate): fn
 //     runs, notes vanish.
 //
-// A test compares the method sets: every *sim.Ctx and *sim.Cell method, and
-// the Machine methods a subject calls while it builds its structures, has
-// a native counterpart of the same signature, save Ctx.CPU and Ctx.Machine
-// (the simulator's own, for workloads) and Cell.Name (the trace's).
+// A test compares the method sets: every *sim.Ctx and *sim.Cell method,
+// the Machine methods a subject calls (to build its structures, and Object
+// for an object's memory) and Object's Word and Handle, has
+// a native counterpart of the same signature, save Ctx.CPU (the
+// simulator's own, for workloads) and Cell.Name (the trace's).
 // nativegen builds a user's packages too (see its doc).
 //
 // An API call a subject starts to make needs its method here first: the

@@ -138,19 +138,9 @@ func (c *Ctx) MutexLock(mu *Mutex) {
 func (c *Ctx) MutexUnlock(mu *Mutex) { mu.mu.Unlock() }
 
 // Kmalloc is kmalloc(8*words, gfp): an object of the smallest power-of-two
-// kmalloc cache that holds words, with the cache's number in the handle's
-// top byte so that Kfree finds it.
+// kmalloc cache that holds words.
 func (c *Ctx) Kmalloc(words int, gfp GFP) uint64 {
-	if words < 1 {
-		words = 1
-	}
-	class := bits.Len(uint(words - 1)) // 2^class words
-	kc := c.m.kmallocCache(class)
-	h := c.KmemCacheAlloc(kc, gfp)
-	if h == 0 {
-		return 0
-	}
-	return uint64(class+1)<<56 | h
+	return c.KmemCacheAlloc(c.m.kmallocCache(bits.Len(uint(max(words, 1)-1))), gfp)
 }
 
 // Kfree is kfree; kfree(NULL) does nothing.
@@ -158,17 +148,20 @@ func (c *Ctx) Kfree(h uint64) {
 	if h == 0 {
 		return
 	}
-	class := int(h>>56) - 1
-	if class < 0 || class >= len(c.m.kmalloc) {
-		c.Fail(KindInvalidFree, "kfree(#%d): not a kmalloc object", h)
+	id := h >> cacheShift
+	var kc *KmemCache
+	if id < maxCaches {
+		kc = c.m.caches[id].Load()
 	}
-	c.KmemCacheFree(c.m.kmallocCache(class), h&(1<<56-1))
+	if kc == nil {
+		c.Fail(KindInvalidFree, "kfree(#%d): not an object of this machine", h)
+	}
+	c.KmemCacheFree(kc, h)
 }
 
-// KmallocWords returns the memory of a kmalloc object.
-func (m *Machine) KmallocWords(h uint64) []uint64 {
-	return m.kmallocCache(int(h>>56) - 1).Words(h & (1<<56 - 1))
-}
+// Machine is the machine this context belongs to: the subject reaches an
+// object's memory through it (Machine().Object(h).Word(i)).
+func (c *Ctx) Machine() *Machine { return c.m }
 
 func (m *Machine) kmallocCache(class int) *KmemCache {
 	m.mu.Lock()

@@ -39,6 +39,9 @@ type Machine struct {
 	cpus     []Ctx
 	softirqs [NrSoftirqs]func(*Ctx)
 
+	caches  [maxCaches]atomic.Pointer[KmemCache] // by number
+	ncaches atomic.Uint64
+
 	mu      sync.Mutex
 	kmalloc [40]*KmemCache // by size class, 2^class words
 }

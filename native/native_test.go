@@ -139,7 +139,9 @@ func TestKernelCallsOfUserSubjects(t *testing.T) {
 
 	a, b := c.Kmalloc(3, GFPAtomic), c.Kmalloc(3, GFPAtomic)
 	require.NotEqual(t, a, b)
-	m.KmallocWords(a)[3] = 1 // four words: the power-of-two class of three
+	c.WriteOnce(c.Machine().Object(a).Word(3), 1) // four words: the power-of-two class of three
+	assert.Equal(t, uint64(1), m.Object(a).Word(3).Peek())
+	assert.Nil(t, m.Object(0))
 	c.Kfree(a)
 	c.Kfree(0)
 	assert.Equal(t, a, c.Kmalloc(4, GFPAtomic), "freed objects come back first")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // GFP is an allocation's gfp_t; natively every allocation may proceed.
@@ -28,6 +29,7 @@ const (
 type KmemCache struct {
 	name  string
 	words int
+	id    uint64 // the cache's number on its machine, in its handles' top bits
 
 	mu     sync.Mutex
 	free   []uint64 // LIFO, most recently freed first
@@ -36,13 +38,64 @@ type KmemCache struct {
 	chunks [maxChunks]atomic.Pointer[[]uint64]
 }
 
+// A handle is the cache's number above cacheShift and the object's number
+// in its cache below, so that one number names an object on the machine,
+// as in the simulator: the first cache's objects are 1, 2, 3, ...
+const (
+	cacheShift = 40
+	localMask  = 1<<cacheShift - 1
+	maxCaches  = 1 << 10
+)
+
 // KmemCacheCreate is kmem_cache_create: objects of words words each.
 func (m *Machine) KmemCacheCreate(name string, words int) *KmemCache {
 	if words < 1 {
 		panic(fmt.Sprintf("native: kmem_cache %s of %d words", name, words))
 	}
-	return &KmemCache{name: name, words: words, live: []bool{false}}
+	id := m.ncaches.Add(1) - 1
+	if id >= maxCaches {
+		panic(fmt.Sprintf("native: more than %d kmem caches", maxCaches))
+	}
+	kc := &KmemCache{name: name, words: words, id: id, live: []bool{false}}
+	m.caches[id].Store(kc)
+	return kc
 }
+
+// Object is an allocated object's memory, as the simulator's Object.
+type Object struct {
+	words []uint64
+	h     uint64
+}
+
+// Object returns the object a handle names, or nil for 0 or a handle
+// no cache of this machine can have handed out. It takes no lock: a
+// subject reaches its objects' words through it on every access.
+func (m *Machine) Object(h uint64) *Object {
+	id := h >> cacheShift
+	if h == 0 || id >= maxCaches {
+		return nil
+	}
+	kc := m.caches[id].Load()
+	if kc == nil {
+		return nil
+	}
+	i := h&localMask - 1
+	if i>>chunkShift >= maxChunks {
+		return nil
+	}
+	ch := kc.chunks[i>>chunkShift].Load()
+	if ch == nil {
+		return nil
+	}
+	off := int(i&(chunkObjects-1)) * kc.words
+	return &Object{words: (*ch)[off : off+kc.words : off+kc.words], h: h}
+}
+
+// Word is the object's word i.
+func (o *Object) Word(i int) *Cell { return (*Cell)(unsafe.Pointer(&o.words[i])) }
+
+// Handle is the object's handle.
+func (o *Object) Handle() uint64 { return o.h }
 
 // Live returns how many objects are allocated.
 func (kc *KmemCache) Live() int {
@@ -53,7 +106,7 @@ func (kc *KmemCache) Live() int {
 
 // Words returns the memory of object h.
 func (kc *KmemCache) Words(h uint64) []uint64 {
-	i := h - 1
+	i := h&localMask - 1
 	ch := *kc.chunks[i>>chunkShift].Load()
 	off := int(i&(chunkObjects-1)) * kc.words
 	return ch[off : off+kc.words : off+kc.words]
@@ -68,7 +121,7 @@ func (c *Ctx) KmemCacheAlloc(kc *KmemCache, gfp GFP) uint64 {
 		h := kc.free[n-1]
 		kc.free = kc.free[:n-1]
 		kc.live[h] = true
-		return h
+		return kc.id<<cacheShift | h
 	}
 	if kc.made == maxChunks*chunkObjects {
 		return 0
@@ -79,20 +132,21 @@ func (c *Ctx) KmemCacheAlloc(kc *KmemCache, gfp GFP) uint64 {
 	}
 	kc.made++
 	kc.live = append(kc.live, true)
-	return kc.made
+	return kc.id<<cacheShift | kc.made
 }
 
 // KmemCacheFree is kmem_cache_free: a double free, or a free of something
 // this cache never handed out, fails.
-func (c *Ctx) KmemCacheFree(kc *KmemCache, h uint64) {
+func (c *Ctx) KmemCacheFree(kc *KmemCache, handle uint64) {
+	h := handle & localMask
 	kc.mu.Lock()
 	switch {
-	case h == 0 || h > kc.made:
+	case handle>>cacheShift != kc.id || h == 0 || h > kc.made:
 		kc.mu.Unlock()
-		c.Fail(KindInvalidFree, "kmem_cache_free(%s, #%d): not an object of this cache", kc.name, h)
+		c.Fail(KindInvalidFree, "kmem_cache_free(%s, #%d): not an object of this cache", kc.name, handle)
 	case !kc.live[h]:
 		kc.mu.Unlock()
-		c.Fail(KindDoubleFree, "kmem_cache_free(%s, #%d): already free", kc.name, h)
+		c.Fail(KindDoubleFree, "kmem_cache_free(%s, #%d): already free", kc.name, handle)
 	}
 	kc.live[h] = false
 	kc.free = append(kc.free, h)

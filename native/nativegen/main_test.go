@@ -184,6 +184,7 @@ func (k *Counter) Add(c *sim.Ctx, d int64) uint64 {
 	c.SpinLockBh(k.lock)
 	c.SpinUnlockBh(k.lock)
 	h := c.Kmalloc(3, sim.GFPAtomic)
+	c.WriteOnce(c.Machine().Object(h).Word(2), old) // an object's memory
 	c.Kfree(h)
 	c.RaiseSoftirq(sim.NetRxSoftirq)
 	c.LocalIrqDisable()
