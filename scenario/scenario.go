@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -146,11 +147,44 @@ var builtin = append(append(Catalogue{ring2005Scenario(false), ring2005Scenario(
 // Builtin returns the project's own scenarios.
 func Builtin() Catalogue { return slices.Clone(builtin) }
 
-// All returns the project's own scenarios.
-func All() []*Scenario { return Builtin() }
+// registered are the scenarios a program added with Register, in order.
+var registered struct {
+	sync.Mutex
+	list Catalogue
+}
 
-// Lookup finds one of the project's own scenarios by name.
-func Lookup(name string) (*Scenario, error) { return builtin.Lookup(name) }
+// Register adds a scenario of one's own to the process's catalogue (All,
+// Lookup, and so every command and library call that looks scenarios up by
+// name), typically from an init function. It refuses a scenario that
+// Catalogue.Validate refuses, or whose name is taken. Passing scenarios
+// explicitly (simrun.Command, check.RunScenario) needs no registration.
+func Register(s *Scenario) error {
+	registered.Lock()
+	defer registered.Unlock()
+	all := append(slices.Clone(builtin), registered.list...)
+	if err := append(all, s).Validate(); err != nil {
+		return fmt.Errorf("scenario.Register: %w", err)
+	}
+	registered.list = append(registered.list, s)
+	return nil
+}
+
+// All returns the project's own scenarios and then the registered ones.
+func All() Catalogue {
+	registered.Lock()
+	defer registered.Unlock()
+	return append(slices.Clone(builtin), registered.list...)
+}
+
+// Registered returns the scenarios added with Register, in order.
+func Registered() Catalogue {
+	registered.Lock()
+	defer registered.Unlock()
+	return slices.Clone(registered.list)
+}
+
+// Lookup finds a scenario of All by name.
+func Lookup(name string) (*Scenario, error) { return All().Lookup(name) }
 
 // Lookup finds a scenario by name.
 func (c Catalogue) Lookup(name string) (*Scenario, error) {

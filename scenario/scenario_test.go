@@ -162,3 +162,19 @@ func TestLedgerNamesEveryMisuse(t *testing.T) {
 		assert.Equal(t, tc.msg, f.Message)
 	}
 }
+
+// A program's own scenario, registered, is found by name like the
+// project's; a second scenario of a taken name is refused.
+func TestRegister(t *testing.T) {
+	mine := &Scenario{Name: "registered-by-test", CPUs: func(Values) int { return 1 }, Build: func(*sim.Machine, Values) Check { return nil }}
+	require.NoError(t, Register(mine))
+	got, err := Lookup("registered-by-test")
+	require.NoError(t, err)
+	assert.Same(t, mine, got)
+	assert.Contains(t, All().Names(), "registered-by-test")
+	assert.Equal(t, Catalogue{mine}, Registered())
+	assert.ErrorContains(t, Register(mine), "listed twice")
+	assert.ErrorContains(t, Register(&Scenario{Name: "ring2005", CPUs: mine.CPUs, Build: mine.Build}), "listed twice")
+	assert.ErrorContains(t, Register(&Scenario{Name: "no build", CPUs: mine.CPUs}), "name")
+	assert.NotContains(t, Builtin().Names(), "registered-by-test")
+}

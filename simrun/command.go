@@ -24,6 +24,7 @@ import (
 	"go/token"
 	"os"
 	"os/signal"
+	"slices"
 
 	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
@@ -36,12 +37,18 @@ type Command struct {
 	Targets   []fuzz.Target
 }
 
-// Main runs simrun on the process's arguments with the given scenarios,
-// each also a fuzz target named Fuzz+its name (the name a Fuzz function
-// of package check gives its workload), and exits with its status.
+// Main runs simrun on the process's arguments with the scenarios added
+// with scenario.Register and the given ones, each also a fuzz target named
+// Fuzz+its name (the name a Fuzz function of package check gives its
+// workload), and exits with its status.
 func Main(scenarios ...*scenario.Scenario) {
-	c := &Command{Scenarios: scenarios}
+	c := &Command{Scenarios: scenario.Registered()}
 	for _, s := range scenarios {
+		if !slices.Contains(c.Scenarios, s) {
+			c.Scenarios = append(c.Scenarios, s)
+		}
+	}
+	for _, s := range c.Scenarios {
 		if s != nil && token.IsIdentifier("Fuzz"+s.Name) {
 			c.Targets = append(c.Targets, fuzz.Target{Name: "Fuzz" + s.Name, Scenario: s})
 		}

@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	c := &simrun.Command{Scenarios: scenario.Builtin(), Targets: fuzz.Targets()}
+	c := &simrun.Command{Scenarios: scenario.All(), Targets: fuzz.Targets()}
 	c.Main()
 }
