@@ -1,0 +1,130 @@
+package litmus
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parseFile(t *testing.T, name string) *Test {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	tst, err := Parse(string(src))
+	require.NoError(t, err, name)
+	return tst
+}
+
+func TestParseMessagePassing(t *testing.T) {
+	tst := parseFile(t, "MP+release+acquire.litmus")
+	assert.Equal(t, "C", tst.Arch)
+	assert.Equal(t, "MP+release+acquire", tst.Name)
+	assert.Equal(t, "Never", tst.Result)
+	assert.Empty(t, tst.Init)
+	require.Len(t, tst.Procs, 2)
+	assert.Equal(t, []Param{{"int*", "payload"}, {"int*", "flag"}}, tst.Procs[0].Params)
+	w := tst.Procs[0].Body[0].(*ExprStmt).X.(*Call)
+	assert.Equal(t, "WRITE_ONCE", w.Fun)
+	assert.Equal(t, &Deref{X: &Ident{Name: "payload", Line: 15}, Line: 15}, w.Args[0])
+	require.Len(t, tst.Procs[1].Body, 4)
+	a := tst.Procs[1].Body[2].(*Assign)
+	assert.Equal(t, "smp_load_acquire", a.RHS.(*Call).Fun)
+	assert.Equal(t, Exists, tst.Final.Quant)
+	assert.Equal(t, &And{X: &Eq{Loc: Loc{1, "r0"}, Value: 1}, Y: &Eq{Loc: Loc{1, "r1"}, Value: 0}}, tst.Final.Prop)
+}
+
+func TestParseEverything(t *testing.T) {
+	tst := parseFile(t, "everything.litmus")
+	assert.Equal(t, "Sometimes", tst.Result)
+	require.Len(t, tst.Init, 6)
+	assert.Equal(t, Init{Proc: -1, Type: "int", Name: "x", Value: &Int{Value: 1, Line: 6}, Line: 6}, tst.Init[0])
+	assert.Equal(t, "int*", tst.Init[1].Type)
+	assert.Equal(t, &AddrOf{X: &Ident{Name: "x", Line: 7}, Line: 7}, tst.Init[1].Value)
+	assert.Equal(t, &Int{Value: 2, Line: 8}, tst.Init[2].Value)
+	assert.Nil(t, tst.Init[3].Value)
+	assert.Equal(t, "y", tst.Init[4].Name)
+	assert.Equal(t, 0, tst.Init[5].Proc)
+	p0 := tst.Procs[0]
+	assert.Equal(t, "int**", p0.Params[1].Type)
+	var calls []string
+	var walk func([]Stmt)
+	walk = func(ss []Stmt) {
+		for _, s := range ss {
+			switch s := s.(type) {
+			case *ExprStmt:
+				calls = append(calls, s.X.(*Call).Fun)
+			case *Assign:
+				if c, ok := s.RHS.(*Call); ok {
+					calls = append(calls, c.Fun)
+				}
+			case *If:
+				walk(s.Then)
+				walk(s.Else)
+			}
+		}
+	}
+	walk(p0.Body)
+	assert.Equal(t, []string{"READ_ONCE", "READ_ONCE", "WRITE_ONCE", "cmpxchg_relaxed", "atomic_add_return", "atomic_inc", "smp_mb__after_atomic", "spin_lock", "xchg_acquire", "spin_unlock", "smp_mb"}, calls)
+	cond := p0.Body[6].(*If)
+	assert.Equal(t, "&&", cond.Cond.(*Binary).Op)
+	assert.IsType(t, &Assign{}, cond.Else[0], "a plain store through a pointer")
+	assert.Equal(t, []Loc{{-1, "x"}, {0, "r1"}, {-1, "y"}}, tst.Locations)
+	assert.Equal(t, &Or{X: &Eq{Loc: Loc{0, "r0"}, Value: 1}, Y: &Not{X: &Eq{Loc: Loc{1, "r0"}}}}, tst.Filter)
+	assert.Equal(t, &And{X: &And{X: &Eq{Loc: Loc{-1, "x"}, Value: 2}, Y: &Eq{Loc: Loc{0, "r1"}, Var: "x"}}, Y: &Not{X: &Eq{Loc: Loc{-1, "y"}, Value: -1}}}, tst.Final.Prop)
+	assert.Equal(t, "acquire", Ordering("xchg_acquire"))
+	assert.Equal(t, "", Ordering("cmpxchg"))
+}
+
+// What the reader does not accept is one line naming the construct and
+// the line.
+func TestParseErrorsNameConstructAndLine(t *testing.T) {
+	good := "C T\n{}\nP0(int *x)\n{\n\tWRITE_ONCE(*x, 1);\n}\nexists (x=1)\n"
+	for name, tc := range map[string]struct{ src, want string }{
+		"header":     {"X86 T\n{}\n", "line 1: architecture \"X86\": only the C dialect is read"},
+		"no name":    {"C\n{}\n", "line 1: want a header line"},
+		"loop":       {strings.Replace(good, "WRITE_ONCE(*x, 1);", "while (1) {}", 1), "line 5: \"while\" statements are not supported"},
+		"unknown":    {strings.Replace(good, "WRITE_ONCE", "WRITE_TWICE", 1), "line 5: unknown primitive WRITE_TWICE()"},
+		"arity":      {strings.Replace(good, "*x, 1", "*x", 1), "line 5: WRITE_ONCE() takes 2 argument(s), not 1"},
+		"array":      {strings.Replace(good, "*x, 1", "x[1], 1", 1), "line 5: arrays and structures are not supported"},
+		"cast":       {strings.Replace(good, "*x, 1", "*x, (int)1", 1), "line 5: casts are not supported"},
+		"no final":   {strings.Replace(good, "exists (x=1)\n", "", 1), "line 7: want the final condition"},
+		"comment":    {strings.Replace(good, "{}", "{} /* open", 1), "line 2: comment /* not closed"},
+		"thread gap": {strings.Replace(good, "P0", "P1", 1), "line 3: thread P1: want P0"},
+		"no threads": {"C T\n{}\nexists (x=1)\n", "line 3: want a thread P0(...) { ... }"},
+		"trailing":   {good + "junk", "line 8: unexpected \"junk\" after the final condition"},
+		"bad store":  {strings.Replace(good, "WRITE_ONCE(*x, 1)", "1 = 2", 1), "line 5: cannot assign to this expression"},
+		"not a call": {strings.Replace(good, "WRITE_ONCE(*x, 1)", "*x", 1), "line 5: an expression statement must be a call"},
+		"init array": {strings.Replace(good, "{}", "{ int a[2]; }", 1), "line 2: arrays are not supported"},
+		"unclosed":   {strings.Replace(good, "}\nexists", "exists", 1), "line 6: unknown primitive exists()"},
+		"bad exists": {strings.Replace(good, "exists (x=1)", "exists (x==1)", 1), "line 7: want \"=\" in a condition"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(tc.src)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
+	_, err := Parse(good)
+	assert.NoError(t, err)
+}
+
+// FuzzParse: the reader never panics, and refuses with one line.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"MP+release+acquire.litmus", "everything.litmus"} {
+		src, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src))
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		if _, err := Parse(src); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("a two-line error: %q", err)
+		}
+	})
+}
