@@ -1,0 +1,438 @@
+package litmus
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Execution is one candidate execution: every thread's path, which write
+// each read reads from (rf) and the order of each variable's writes (co).
+// Events 0..len(vars)-1 are the initial writes.
+type Execution struct {
+	p      *program
+	Events []*Event
+	RF     []int   // by event: the write a read reads from, -1 for others
+	CO     [][]int // by variable: its writes in coherence order, initial first
+	Regs   []map[string]Value
+	// coPos is each write's place in its variable's co order.
+	coPos []int
+}
+
+// Model decides which candidate executions are allowed.
+type Model interface {
+	Name() string
+	// Check returns "" when x is allowed, else why not: the cycle or the
+	// broken axiom, in events.
+	Check(x *Execution) string
+}
+
+// maxCandidates bounds the executions one test may have: past it the test
+// is refused, not judged on part of them.
+const maxCandidates = 1 << 22
+
+// Outcome is what running a test under a model found.
+type Outcome struct {
+	Test  *Test
+	Model string
+	// States are the final states of the allowed executions, each with
+	// how many executions end in it, in a fixed order.
+	States []State
+	// Positive and Negative count the allowed executions whose final state
+	// satisfies the condition, and the others; Observation is Never,
+	// Sometimes or Always from them, as herd7 prints it.
+	Positive, Negative int
+	Observation        string
+	// Forbidden, for an outcome the condition asks about that no allowed
+	// execution reaches, is why the model forbids one candidate that
+	// reaches it.
+	Forbidden string
+}
+
+// State is a final state: the observed locations' values in order.
+type State struct {
+	Text      string // "0:r0=1; 1:r0=0;"
+	Count     int
+	Satisfies bool
+}
+
+// Run enumerates the test's candidate executions and keeps those model
+// allows.
+func Run(t *Test, m Model) (*Outcome, error) {
+	p, err := newProgram(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.supported(m); err != nil {
+		return nil, err
+	}
+	dom, paths, err := p.domainAndPaths()
+	if err != nil {
+		return nil, err
+	}
+	_ = dom
+	out := &Outcome{Test: t, Model: m.Name()}
+	states := map[string]*State{}
+	observed := p.observed()
+	count := 0
+	var tooMany bool
+	p.candidates(paths, func(x *Execution) bool {
+		count++
+		if count > maxCandidates {
+			tooMany = true
+			return false
+		}
+		if t.Filter != nil && !p.eval(t.Filter, x) {
+			return true
+		}
+		why := m.Check(x)
+		sat := p.eval(t.Final.Prop, x)
+		if why != "" {
+			if sat && out.Forbidden == "" {
+				out.Forbidden = why
+			}
+			return true
+		}
+		key := p.stateText(observed, x)
+		s := states[key]
+		if s == nil {
+			s = &State{Text: key, Satisfies: sat}
+			states[key] = s
+		}
+		s.Count++
+		if sat {
+			out.Positive++
+		} else {
+			out.Negative++
+		}
+		return true
+	})
+	if tooMany {
+		return nil, &Unsupported{Line: 1, What: fmt.Sprintf("more than %d candidate executions", maxCandidates)}
+	}
+	for _, s := range states {
+		out.States = append(out.States, *s)
+	}
+	sort.Slice(out.States, func(i, j int) bool { return out.States[i].Text < out.States[j].Text })
+	switch {
+	case out.Positive == 0:
+		out.Observation = "Never"
+	case out.Negative == 0:
+		out.Observation = "Always"
+	default:
+		out.Observation = "Sometimes"
+	}
+	if out.Positive > 0 {
+		out.Forbidden = ""
+	}
+	return out, nil
+}
+
+// supported refuses what no model here judges exactly yet.
+func (p *program) supported(m Model) error {
+	var err error
+	for _, pr := range p.test.Procs {
+		walkCalls(pr.Body, func(c *Call) {
+			if err == nil && (strings.Contains(c.Fun, "rcu") || strings.Contains(c.Fun, "srcu")) {
+				err = &Unsupported{Line: c.Line, What: fmt.Sprintf("%s() under the %s model", c.Fun, m.Name())}
+			}
+		})
+	}
+	return err
+}
+
+func walkCalls(ss []Stmt, f func(*Call)) {
+	var expr func(Expr)
+	expr = func(x Expr) {
+		switch x := x.(type) {
+		case *Call:
+			f(x)
+			for _, a := range x.Args {
+				expr(a)
+			}
+		case *Unary:
+			expr(x.X)
+		case *Binary:
+			expr(x.X)
+			expr(x.Y)
+		case *Deref:
+			expr(x.X)
+		}
+	}
+	for _, s := range ss {
+		switch s := s.(type) {
+		case *Decl:
+			if s.Init != nil {
+				expr(s.Init)
+			}
+		case *Assign:
+			expr(s.LHS)
+			expr(s.RHS)
+		case *ExprStmt:
+			expr(s.X)
+		case *If:
+			expr(s.Cond)
+			walkCalls(s.Then, f)
+			walkCalls(s.Else, f)
+		}
+	}
+}
+
+// domainAndPaths finds the values reads may return and the threads'
+// paths over them. It starts from the initial values and adds, round by
+// round, the values written in candidate executions (every read reading
+// a write of its value) over the values so far, until a round adds none:
+// a value no such execution writes cannot be read by any model's.
+func (p *program) domainAndPaths() ([]Value, [][]path, error) {
+	dom := []Value{0}
+	dom = append(dom, p.init...)
+	for _, regs := range p.regInit {
+		for _, v := range regs {
+			dom = append(dom, v)
+		}
+	}
+	slices.Sort(dom)
+	dom = slices.Compact(dom)
+	for range 16 {
+		paths := make([][]path, len(p.test.Procs))
+		for i := range p.test.Procs {
+			ps, err := p.threadPaths(i, dom)
+			if err != nil {
+				return nil, nil, err
+			}
+			paths[i] = ps
+		}
+		next := slices.Clone(dom)
+		seen := 0
+		p.candidates(paths, func(x *Execution) bool {
+			seen++
+			for _, e := range x.Events {
+				if e.Kind == Write && !slices.Contains(next, e.Val) {
+					next = append(next, e.Val)
+				}
+			}
+			return seen <= maxCandidates
+		})
+		if seen > maxCandidates {
+			return nil, nil, &Unsupported{Line: 1, What: fmt.Sprintf("more than %d candidate executions", maxCandidates)}
+		}
+		slices.Sort(next)
+		if len(next) == len(dom) {
+			return dom, paths, nil
+		}
+		dom = next
+	}
+	return nil, nil, &Unsupported{Line: 1, What: "the values written do not settle (a value grows with every write)"}
+}
+
+// candidates calls yield with every candidate execution, until it
+// returns false.
+func (p *program) candidates(paths [][]path, yield func(*Execution) bool) {
+	choice := make([]int, len(paths))
+	for {
+		if !p.withPaths(paths, choice, yield) {
+			return
+		}
+		i := 0
+		for ; i < len(choice); i++ {
+			choice[i]++
+			if choice[i] < len(paths[i]) {
+				break
+			}
+			choice[i] = 0
+		}
+		if i == len(choice) {
+			return
+		}
+	}
+}
+
+// withPaths enumerates rf and co for one path of each thread.
+func (p *program) withPaths(paths [][]path, choice []int, yield func(*Execution) bool) bool {
+	x := &Execution{p: p}
+	for i, v := range p.init {
+		x.Events = append(x.Events, &Event{Thread: -1, Kind: Write, Loc: i, Val: v, Op: "init", Ann: "once", RMW: -1})
+	}
+	for t, c := range choice {
+		pa := paths[t][c]
+		base := len(x.Events)
+		for i := range pa.events {
+			e := pa.events[i]
+			if e.RMW >= 0 {
+				e.RMW += base
+			}
+			x.Events = append(x.Events, &e)
+		}
+		x.Regs = append(x.Regs, pa.regs)
+	}
+	n := len(x.Events)
+	x.RF = make([]int, n)
+	// Each read reads from a write of its variable and value.
+	var reads []int
+	var sources [][]int
+	for i, e := range x.Events {
+		x.RF[i] = -1
+		if e.Kind != Read {
+			continue
+		}
+		var ws []int
+		for j, w := range x.Events {
+			if w.Kind == Write && w.Loc == e.Loc && w.Val == e.Val && j != e.RMW {
+				ws = append(ws, j)
+			}
+		}
+		if len(ws) == 0 {
+			return true
+		}
+		reads = append(reads, i)
+		sources = append(sources, ws)
+	}
+	// Each variable's writes after its initial one, in every order.
+	writes := make([][]int, len(p.vars))
+	for j, w := range x.Events {
+		if w.Kind == Write && w.Thread >= 0 {
+			writes[w.Loc] = append(writes[w.Loc], j)
+		}
+	}
+	orders := make([][][]int, len(p.vars))
+	for v := range p.vars {
+		orders[v] = permutations(writes[v])
+	}
+	x.coPos = make([]int, n)
+	return product(len(reads), func(i int) int { return len(sources[i]) }, func(rc []int) bool {
+		for k, r := range reads {
+			x.RF[r] = sources[k][rc[k]]
+		}
+		return product(len(p.vars), func(v int) int { return len(orders[v]) }, func(oc []int) bool {
+			x.CO = make([][]int, len(p.vars))
+			for v := range p.vars {
+				x.CO[v] = append([]int{v}, orders[v][oc[v]]...)
+				for k, w := range x.CO[v] {
+					x.coPos[w] = k
+				}
+			}
+			return yield(x)
+		})
+	})
+}
+
+// product calls f with every tuple (c0..cn-1), ci < size(i), until f
+// returns false; it reports whether it ran to the end.
+func product(n int, size func(int) int, f func([]int) bool) bool {
+	c := make([]int, n)
+	for i := range n {
+		if size(i) == 0 {
+			return true
+		}
+	}
+	for {
+		if !f(c) {
+			return false
+		}
+		i := 0
+		for ; i < n; i++ {
+			c[i]++
+			if c[i] < size(i) {
+				break
+			}
+			c[i] = 0
+		}
+		if i == n {
+			return true
+		}
+	}
+}
+
+func permutations(xs []int) [][]int {
+	if len(xs) <= 1 {
+		return [][]int{slices.Clone(xs)}
+	}
+	var out [][]int
+	for i := range xs {
+		rest := slices.Concat(xs[:i], xs[i+1:])
+		for _, p := range permutations(rest) {
+			out = append(out, append([]int{xs[i]}, p...))
+		}
+	}
+	return out
+}
+
+// final is where loc ends: a register's value, or the co-last write.
+func (p *program) final(loc Loc, x *Execution) (Value, bool) {
+	if loc.Proc >= 0 {
+		if loc.Proc >= len(x.Regs) {
+			return 0, false
+		}
+		v, ok := x.Regs[loc.Proc][loc.Name]
+		return v, ok
+	}
+	i, ok := p.varIdx[loc.Name]
+	if !ok {
+		return 0, false
+	}
+	co := x.CO[i]
+	return x.Events[co[len(co)-1]].Val, true
+}
+
+func (p *program) eval(prop Prop, x *Execution) bool {
+	switch q := prop.(type) {
+	case *Eq:
+		v, ok := p.final(q.Loc, x)
+		if !ok {
+			return false
+		}
+		if q.Var != "" {
+			i, known := p.varIdx[q.Var]
+			return known && v == address(i)
+		}
+		return v == Value(q.Value)
+	case *And:
+		return p.eval(q.X, x) && p.eval(q.Y, x)
+	case *Or:
+		return p.eval(q.X, x) || p.eval(q.Y, x)
+	case *Not:
+		return !p.eval(q.X, x)
+	case *Const:
+		return q.Value
+	}
+	return false
+}
+
+// observed are the locations a final state shows: those of the locations
+// clause, then those the condition reads, each once, in order.
+func (p *program) observed() []Loc {
+	locs := slices.Clone(p.test.Locations)
+	var walk func(Prop)
+	walk = func(prop Prop) {
+		switch q := prop.(type) {
+		case *Eq:
+			if !slices.Contains(locs, q.Loc) {
+				locs = append(locs, q.Loc)
+			}
+		case *And:
+			walk(q.X)
+			walk(q.Y)
+		case *Or:
+			walk(q.X)
+			walk(q.Y)
+		case *Not:
+			walk(q.X)
+		}
+	}
+	walk(p.test.Final.Prop)
+	return locs
+}
+
+func (p *program) stateText(locs []Loc, x *Execution) string {
+	var b strings.Builder
+	for _, l := range locs {
+		v, _ := p.final(l, x)
+		if l.Proc >= 0 {
+			fmt.Fprintf(&b, "%d:%s=%s; ", l.Proc, l.Name, p.show(v))
+		} else {
+			fmt.Fprintf(&b, "%s=%s; ", l.Name, p.show(v))
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
