@@ -37,6 +37,7 @@ const usage = `usage:
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
+  simrun litmus FILE|DIR... [--model=sc|tso] [--explain] [--json]
   simrun bench [--benchtime=D]
   simrun compare SCENARIO [--budget=D] [--seed=N] [--strategy=random|pct] [--race=auto|on|off] [--set key=value ...]
 
@@ -69,13 +70,15 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		return c.corpusCmd(args[1:], stdout, stderr)
 	case "compare":
 		return c.compareCmd(ctx, args[1:], stdout, stderr)
+	case "litmus":
+		return c.litmusCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink, corpus, bench or compare)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
 	return exitUsage
 }
 

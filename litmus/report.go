@@ -1,0 +1,74 @@
+package litmus
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// PropString writes a proposition in the test's own syntax.
+func PropString(p Prop) string {
+	switch q := p.(type) {
+	case *Eq:
+		loc := q.Loc.Name
+		if q.Loc.Proc >= 0 {
+			loc = fmt.Sprintf("%d:%s", q.Loc.Proc, q.Loc.Name)
+		}
+		if q.Var != "" {
+			return loc + "=" + q.Var
+		}
+		return fmt.Sprintf("%s=%d", loc, q.Value)
+	case *And:
+		return "(" + PropString(q.X) + " /\\ " + PropString(q.Y) + ")"
+	case *Or:
+		return "(" + PropString(q.X) + " \\/ " + PropString(q.Y) + ")"
+	case *Not:
+		return "~" + PropString(q.X)
+	case *Const:
+		return fmt.Sprint(q.Value)
+	}
+	return "?"
+}
+
+// Agrees reports whether the observation is the verdict the test's
+// Result line states; ok is false when it states none, or when the model
+// is not the LKMM, whose verdict Result lines state.
+func (o *Outcome) Agrees() (agrees, ok bool) {
+	if o.Test.Result == "" || o.Model != "lkmm" {
+		return false, false
+	}
+	return o.Test.Result == o.Observation, true
+}
+
+// Write prints the outcome as herd7 does: the final states, the witness
+// counts, the condition and the Observation line; explain adds why a
+// condition no allowed execution reaches is forbidden.
+func (o *Outcome) Write(w io.Writer, explain bool) {
+	t := o.Test
+	fmt.Fprintf(w, "Test %s Allowed (model %s)\n", t.Name, o.Model)
+	fmt.Fprintf(w, "States %d\n", len(o.States))
+	for _, s := range o.States {
+		fmt.Fprintf(w, "%s\n", s.Text)
+	}
+	if o.Positive > 0 {
+		fmt.Fprintln(w, "Ok")
+	} else {
+		fmt.Fprintln(w, "No")
+	}
+	fmt.Fprintf(w, "Witnesses\nPositive: %d Negative: %d\n", o.Positive, o.Negative)
+	fmt.Fprintf(w, "Condition %s %s\n", t.Final.Quant, PropString(t.Final.Prop))
+	fmt.Fprintf(w, "Observation %s %s %d %d\n", t.Name, o.Observation, o.Positive, o.Negative)
+	if explain && o.Positive == 0 && o.Forbidden != "" {
+		fmt.Fprintf(w, "Forbidden by %s\n", o.Forbidden)
+	}
+	if agrees, ok := o.Agrees(); ok {
+		word := "agrees"
+		if !agrees {
+			word = "DISAGREES"
+		}
+		fmt.Fprintf(w, "Result %s %s (the test says %s)\n", word, strings.ToLower(o.Observation), t.Result)
+	}
+}
+
+// Models are the models by name.
+var Models = map[string]Model{"sc": SC{}, "tso": TSO{}}
