@@ -283,13 +283,30 @@ func (in *interp) rmw(st *tstate, x *Call, loc int, addr, data []int, rAnn, wAnn
 	in.read(st, loc, addr, x.Fun, rAnn, x.Line, func(st *tstate, old Value, deps []int) {
 		r := len(st.events) - 1
 		if !keep(old) {
+			// A failed cmpxchg or trylock orders nothing: a lone read.
 			st.events[r].Failed = true
+			st.events[r].Ann = map[string]string{"lock": "lock-failed"}[rAnn]
+			if st.events[r].Ann == "" {
+				st.events[r].Ann = "once"
+			}
 			k(st, result(old, old), deps)
 			return
+		}
+		full := rAnn == "mb"
+		if full {
+			// A fully ordered RMW is a relaxed one between two smp_mb()s,
+			// as herd's C semantics makes it.
+			st.events = slices.Insert(st.events, r, Event{Thread: in.thread, Kind: Fence, Op: x.Fun, Ann: "mb", RMW: -1, Ctrl: st.ctrl, Line: x.Line})
+			r++
+			st.events[r].Ann, wAnn = "once", "once"
+			deps = []int{r}
 		}
 		nv := f(old)
 		in.write(st, loc, nv, addr, unionDeps(data, deps), x.Fun, wAnn, x.Line)
 		st.events[r].RMW, st.events[r+1].RMW = r+1, r
+		if full {
+			in.fence(st, x.Fun, "mb", x.Line)
+		}
 		k(st, result(old, nv), deps)
 	})
 }
@@ -384,13 +401,7 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 			withValue(st, args[1], func(st *tstate, want Value, _ []int) {
 				withValue(st, args[2], func(st *tstate, v Value, deps []int) {
 					// A failed cmpxchg orders nothing: its read is a once.
-					in.rmw(st, x, loc, addr, deps, rAnn, wAnn, func(o Value) bool { return o == want }, func(Value) Value { return v }, old,
-						func(st *tstate, r Value, d []int) {
-							if e := &st.events[len(st.events)-1]; e.Failed {
-								e.Ann = "once"
-							}
-							k(st, r, d)
-						})
+					in.rmw(st, x, loc, addr, deps, rAnn, wAnn, func(o Value) bool { return o == want }, func(Value) Value { return v }, old, k)
 				})
 			})
 		})
@@ -435,7 +446,7 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 			in.rmw(st, x, loc, addr, nil, "lock", "lock", func(o Value) bool { return o == 0 }, func(Value) Value { return 1 }, nw,
 				func(st *tstate, _ Value, _ []int) {
 					if st.events[len(st.events)-1].Failed {
-						return
+						return // the lock is not free: this attempt spins
 					}
 					k(st, 0, nil)
 				})

@@ -71,4 +71,4 @@ func (o *Outcome) Write(w io.Writer, explain bool) {
 }
 
 // Models are the models by name.
-var Models = map[string]Model{"sc": SC{}, "tso": TSO{}}
+var Models = map[string]Model{"sc": SC{}, "tso": TSO{}, "lkmm": LKMM{}}

@@ -39,7 +39,7 @@ exists (0:r0=0 /\ 1:r0=0)
 
 	code, _, errOut := simrun(t, "litmus", sb, "--model=arm")
 	assert.Equal(t, exitUsage, code)
-	assert.Contains(t, errOut, "--model=arm: want one of sc, tso")
+	assert.Contains(t, errOut, "--model=arm: want one of lkmm, sc, tso")
 	code, _, _ = simrun(t, "litmus", filepath.Join(dir, "bad.litmus"))
 	assert.Equal(t, exitUsage, code, "nothing it could judge")
 }

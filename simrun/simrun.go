@@ -37,7 +37,7 @@ const usage = `usage:
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
-  simrun litmus FILE|DIR... [--model=sc|tso] [--explain] [--json]
+  simrun litmus FILE|DIR... [--model=lkmm|sc|tso] [--explain] [--json]
   simrun bench [--benchtime=D]
   simrun compare SCENARIO [--budget=D] [--seed=N] [--strategy=random|pct] [--race=auto|on|off] [--set key=value ...]
 

@@ -1,0 +1,283 @@
+package litmus
+
+// The Linux-kernel memory model, from the kernel's
+// tools/memory-model/linux-kernel.cat, .bell, .def and lock.cat (the
+// herd7 model) and Documentation/explanation.txt, written as Go functions
+// over an execution's relations. Each relation below carries the cat
+// file's name. RCU is not modelled yet (tests that use it are refused as
+// unsupported), nor is the data-race flag for plain accesses: a plain
+// access is left out of the Marked relations as the model says, but a race
+// is not reported.
+
+// LKMM is the Linux-kernel memory model.
+type LKMM struct{}
+
+func (LKMM) Name() string { return "lkmm" }
+
+// set is a set of events, by index.
+type set []bool
+
+// lkmm holds one execution's base sets and relations.
+type lkmm struct {
+	x *Execution
+	n int
+	// Event classes.
+	R, W, M, F, IW, Plain, Marked, Acquire, Release, Noreturn, RMW, LKR, LKW, UL set
+	// Base relations.
+	po, rf, co, fr, rmw, addr, data, ctrl, intl, extl, id rel
+}
+
+func (x *Execution) lkmm() *lkmm {
+	n := len(x.Events)
+	k := &lkmm{x: x, n: n}
+	mk := func(f func(e *Event) bool) set {
+		s := make(set, n)
+		for i, e := range x.Events {
+			s[i] = f(e)
+		}
+		return s
+	}
+	k.R = mk(func(e *Event) bool { return e.Kind == Read })
+	k.W = mk(func(e *Event) bool { return e.Kind == Write })
+	k.M = mk(func(e *Event) bool { return e.Kind != Fence })
+	k.F = mk(func(e *Event) bool { return e.Kind == Fence })
+	k.IW = mk(func(e *Event) bool { return e.Thread < 0 })
+	k.Plain = mk(func(e *Event) bool { return e.Kind != Fence && e.Ann == "plain" })
+	k.Marked = mk(func(e *Event) bool { return e.Ann != "plain" })
+	// lock.cat: LKR events are acquires and UL events releases.
+	k.Acquire = mk(func(e *Event) bool { return e.Ann == "acquire" || (e.Kind == Read && e.Ann == "lock") })
+	k.Release = mk(func(e *Event) bool { return e.Ann == "release" || e.Ann == "unlock" })
+	k.Noreturn = mk(func(e *Event) bool { return e.Kind == Read && e.Ann == "noreturn" })
+	k.RMW = mk(func(e *Event) bool { return e.RMW >= 0 })
+	k.LKR = mk(func(e *Event) bool { return e.Kind == Read && e.Ann == "lock" })
+	k.LKW = mk(func(e *Event) bool { return e.Kind == Write && e.Ann == "lock" })
+	k.UL = mk(func(e *Event) bool { return e.Ann == "unlock" })
+
+	k.po, k.rf, k.co, k.fr = x.po(), x.rf(), x.co(), x.fr()
+	k.rmw, k.addr, k.data, k.ctrl = newRel(n), newRel(n), newRel(n), newRel(n)
+	k.intl, k.extl, k.id = newRel(n), newRel(n), newRel(n)
+	global := map[[2]int]int{} // (thread, index) -> event
+	for i, e := range x.Events {
+		global[[2]int{e.Thread, e.Index}] = i
+	}
+	for i, e := range x.Events {
+		if e.RMW >= 0 && e.Kind == Read {
+			k.rmw[i][e.RMW] = true
+		}
+		for _, deps := range []struct {
+			r    rel
+			from []int
+		}{{k.addr, e.Addr}, {k.data, e.Data}, {k.ctrl, e.Ctrl}} {
+			for _, d := range deps.from {
+				deps.r[global[[2]int{e.Thread, d}]][i] = true
+			}
+		}
+		for j, f := range x.Events {
+			same := e.Thread >= 0 && e.Thread == f.Thread
+			k.intl[i][j], k.extl[i][j] = same, !same && i != j
+		}
+		k.id[i][i] = true
+	}
+	return k
+}
+
+// Relation algebra.
+
+func (k *lkmm) empty() rel { return newRel(k.n) }
+
+func or(rs ...rel) rel {
+	out := newRel(len(rs[0]))
+	for _, r := range rs {
+		out.union(r)
+	}
+	return out
+}
+
+func and(a, b rel) rel {
+	out := newRel(len(a))
+	for i := range a {
+		for j := range a[i] {
+			out[i][j] = a[i][j] && b[i][j]
+		}
+	}
+	return out
+}
+
+func minus(a, b rel) rel {
+	out := newRel(len(a))
+	for i := range a {
+		for j := range a[i] {
+			out[i][j] = a[i][j] && !b[i][j]
+		}
+	}
+	return out
+}
+
+// seq is relational composition: a ; b ; ...
+func seq(rs ...rel) rel {
+	out := rs[0]
+	for _, b := range rs[1:] {
+		n := len(out)
+		c := newRel(n)
+		for i := range n {
+			for m := range n {
+				if !out[i][m] {
+					continue
+				}
+				for j := range n {
+					if b[m][j] {
+						c[i][j] = true
+					}
+				}
+			}
+		}
+		out = c
+	}
+	return out
+}
+
+// opt is r? : r or the identity.
+func (k *lkmm) opt(r rel) rel { return or(r, k.id) }
+
+// star is r*: the reflexive transitive closure.
+func (k *lkmm) star(r rel) rel {
+	c := or(r, k.id)
+	n := len(c)
+	for m := range n {
+		for i := range n {
+			if !c[i][m] {
+				continue
+			}
+			for j := range n {
+				if c[m][j] {
+					c[i][j] = true
+				}
+			}
+		}
+	}
+	return c
+}
+
+// only is [S]: the identity on S.
+func (k *lkmm) only(s set) rel {
+	r := newRel(k.n)
+	for i, in := range s {
+		r[i][i] = in
+	}
+	return r
+}
+
+func not(s set) set {
+	out := make(set, len(s))
+	for i, in := range s {
+		out[i] = !in
+	}
+	return out
+}
+
+func both(a, b set) set {
+	out := make(set, len(a))
+	for i := range a {
+		out[i] = a[i] && b[i]
+	}
+	return out
+}
+
+// fencerel(S): pairs separated in program order by a fence of kind ann.
+func (k *lkmm) fencerel(ann string) rel {
+	f := make(set, k.n)
+	for i, e := range k.x.Events {
+		f[i] = e.Kind == Fence && e.Ann == ann
+	}
+	return seq(k.po, k.only(f), k.po)
+}
+
+func (k *lkmm) ext(r rel) rel   { return and(r, k.extl) }
+func (k *lkmm) inner(r rel) rel { return and(r, k.intl) }
+
+// poLoc is program order between accesses to one variable.
+func (k *lkmm) poLoc() rel {
+	r := newRel(k.n)
+	for i, a := range k.x.Events {
+		for j, b := range k.x.Events {
+			r[i][j] = k.po[i][j] && k.M[i] && k.M[j] && a.Loc == b.Loc
+		}
+	}
+	return r
+}
+
+// Check implements Model with the model's axioms: coherence, atomic,
+// happens-before and propagation.
+func (LKMM) Check(x *Execution) string {
+	k := x.lkmm()
+	M, W := k.only(k.M), k.only(k.W)
+	marked := k.only(k.Marked)
+	rfe, rfi := k.ext(k.rf), k.inner(k.rf)
+
+	// Sequential consistency per variable.
+	if c := or(k.poLoc(), k.rf, k.co, k.fr).cycle(); c != nil {
+		return "coherence cycle: " + x.describeCycle(c)
+	}
+	// Atomic read-modify-write: no write between the read's source and
+	// the write (rmw & (fre ; coe) empty).
+	if bad := and(k.rmw, seq(k.ext(k.fr), k.ext(k.co))); nonEmpty(bad) {
+		return "atomic: another thread's write comes between a read-modify-write's read and its write"
+	}
+
+	// Release, acquire, and lock handoff.
+	acqPo := seq(k.only(k.Acquire), k.po, M)
+	poRel := seq(M, k.po, k.only(k.Release))
+	poUnlockRfLockPo := seq(k.po, k.only(k.UL), k.rf, k.only(k.LKR), k.po)
+
+	// Fences.
+	r4rmb := k.only(both(k.R, not(k.Noreturn)))
+	rmb := seq(r4rmb, k.fencerel("rmb"), r4rmb)
+	wmb := seq(W, k.fencerel("wmb"), W)
+	rmwSet, lkw, ul := k.only(k.RMW), k.only(k.LKW), k.only(k.UL)
+	mb := or(
+		seq(M, k.fencerel("mb"), M),
+		seq(M, k.fencerel("before-atomic"), rmwSet, k.opt(k.po), M),
+		seq(M, k.opt(k.po), rmwSet, k.fencerel("after-atomic"), M),
+		seq(M, k.opt(k.po), lkw, k.fencerel("after-spinlock"), M),
+		seq(M, k.po, ul, or(k.co, k.po), lkw, k.fencerel("after-unlock-lock"), M),
+	)
+	strongFence := mb // gp needs RCU, refused before this runs
+	nonrwFence := or(strongFence, poRel, acqPo)
+	fence := or(nonrwFence, wmb, rmb)
+
+	// Preserved program order.
+	dep := or(k.addr, k.data)
+	rwdep := seq(or(dep, k.ctrl), W)
+	overwrite := or(k.co, k.fr)
+	toW := or(rwdep, k.inner(overwrite), seq(k.addr, k.only(k.Plain), wmb))
+	toR := or(k.addr, seq(dep, marked, rfi))
+	ppo := or(toR, toW, fence, k.inner(poUnlockRfLockPo))
+
+	// Propagation from releases and strong fences.
+	aCumul := func(r rel) rel { return seq(k.opt(seq(rfe, marked)), r) }
+	cumulFence := seq(marked, or(aCumul(or(strongFence, poRel)), wmb, poUnlockRfLockPo), marked)
+	prop := seq(marked, k.opt(k.ext(overwrite)), k.star(cumulFence), marked, k.opt(rfe), marked)
+
+	// Happens before.
+	hb := seq(marked, or(ppo, rfe, k.inner(minus(prop, k.id))), marked)
+	if c := hb.cycle(); c != nil {
+		return "happens-before cycle: " + x.describeCycle(c)
+	}
+	// Propagation: each non-rf link needs a strong fence.
+	pb := seq(prop, strongFence, k.star(hb), marked)
+	if c := pb.cycle(); c != nil {
+		return "propagation cycle: " + x.describeCycle(c)
+	}
+	return ""
+}
+
+func nonEmpty(r rel) bool {
+	for i := range r {
+		for j := range r[i] {
+			if r[i][j] {
+				return true
+			}
+		}
+	}
+	return false
+}
