@@ -3,7 +3,6 @@ package litmus
 import (
 	"fmt"
 	"slices"
-	"strings"
 )
 
 // Value is what a register or a shared variable holds: an integer, or the
@@ -139,15 +138,4 @@ func unionDeps(a, b []int) []int {
 	out := slices.Concat(a, b)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func (k EventKind) String() string { return [...]string{"R", "W", "F"}[k] }
-
-// String shows a path for tests and debugging.
-func (pa path) String() string {
-	var b strings.Builder
-	for _, e := range pa.events {
-		fmt.Fprintf(&b, "%s%d:%v ", e.Kind, e.Loc, e.Val)
-	}
-	return b.String()
 }

@@ -67,11 +67,10 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	if err := p.supported(m); err != nil {
 		return nil, err
 	}
-	dom, paths, err := p.domainAndPaths()
+	paths, err := p.domainAndPaths()
 	if err != nil {
 		return nil, err
 	}
-	_ = dom
 	out := &Outcome{Test: t, Model: m.Name()}
 	states := map[string]*State{}
 	observed := p.observed()
@@ -192,12 +191,12 @@ func walkCalls(ss []Stmt, call func(*Call), plain func(line int)) {
 	}
 }
 
-// domainAndPaths finds the values reads may return and the threads'
-// paths over them. It starts from the initial values and adds, round by
+// domainAndPaths returns the threads' paths over the values reads may
+// return. It starts from the initial values and adds, round by
 // round, the values written in candidate executions (every read reading
 // a write of its value) over the values so far, until a round adds none:
 // a value no such execution writes cannot be read by any model's.
-func (p *program) domainAndPaths() ([]Value, [][]path, error) {
+func (p *program) domainAndPaths() ([][]path, error) {
 	dom := []Value{0}
 	dom = append(dom, p.init...)
 	for _, regs := range p.regInit {
@@ -212,7 +211,7 @@ func (p *program) domainAndPaths() ([]Value, [][]path, error) {
 		for i := range p.test.Procs {
 			ps, err := p.threadPaths(i, dom)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			paths[i] = ps
 		}
@@ -228,15 +227,15 @@ func (p *program) domainAndPaths() ([]Value, [][]path, error) {
 			return seen <= maxCandidates
 		})
 		if seen > maxCandidates {
-			return nil, nil, &Unsupported{Line: 1, What: fmt.Sprintf("more than %d candidate executions", maxCandidates)}
+			return nil, &Unsupported{Line: 1, What: fmt.Sprintf("more than %d candidate executions", maxCandidates)}
 		}
 		slices.Sort(next)
 		if len(next) == len(dom) {
-			return dom, paths, nil
+			return paths, nil
 		}
 		dom = next
 	}
-	return nil, nil, &Unsupported{Line: 1, What: "the values written do not settle (a value grows with every write)"}
+	return nil, &Unsupported{Line: 1, What: "the values written do not settle (a value grows with every write)"}
 }
 
 // candidates calls yield with every candidate execution, until it
