@@ -122,8 +122,11 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	default:
 		out.Observation = "Sometimes"
 	}
-	if out.Positive > 0 {
+	switch {
+	case out.Positive > 0:
 		out.Forbidden = ""
+	case out.Forbidden == "":
+		out.Forbidden = "no candidate execution reaches it: no write produces the values it needs"
 	}
 	return out, nil
 }
