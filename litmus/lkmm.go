@@ -1,11 +1,13 @@
 package litmus
 
+import "slices"
+
 // The Linux-kernel memory model, from the kernel's
 // tools/memory-model/linux-kernel.cat, .bell, .def and lock.cat (the
 // herd7 model, as in the kernel of late 2026) and
 // Documentation/explanation.txt, written as Go functions over an
 // execution's relations. Each relation below carries the cat file's name.
-// Not modelled yet: RCU (tests that use it are refused as unsupported),
+// Not modelled yet: SRCU (tests that use it are refused as unsupported),
 // and for plain accesses the plain-coherence axiom and the data-race flag:
 // a plain access is left out of the Marked relations as the model says,
 // but its extra coherence requirements are not checked, so a test with
@@ -245,7 +247,8 @@ func (LKMM) Check(x *Execution) string {
 		seq(M, k.opt(k.po), lkw, k.fencerel("after-spinlock"), M),
 		seq(M, k.po, ul, or(k.co, k.po), lkw, k.fencerel("after-unlock-lock"), M),
 	)
-	strongFence := mb // gp needs RCU, refused before this runs
+	gp := seq(k.po, k.only(k.fences("sync-rcu")), k.opt(k.po))
+	strongFence := or(mb, gp)
 	nonrwFence := or(strongFence, poRel, acqPo)
 	fence := or(nonrwFence, wmb, rmb)
 
@@ -272,7 +275,89 @@ func (LKMM) Check(x *Execution) string {
 	if c := pb.cycle(); c != nil {
 		return "propagation cycle: " + x.describeCycle(c)
 	}
+	// RCU: a grace period and a read-side critical section, joined by
+	// rcu-link, order like a strong fence between CPUs.
+	if !slices.Contains(k.fences("sync-rcu"), true) {
+		return "" // no grace period: rcu-order is empty
+	}
+	rb := seq(prop, k.rcuFence(hb, pb, prop), k.star(hb), k.star(pb), marked)
+	for i := range rb {
+		if rb[i][i] {
+			return "rcu: a read-side critical section overlaps a grace period it should not, at " + x.p.describe(x.Events[i])
+		}
+	}
 	return ""
+}
+
+// fences is the set of fence events of kind ann.
+func (k *lkmm) fences(ann string) set {
+	f := make(set, k.n)
+	for i, e := range k.x.Events {
+		f[i] = e.Kind == Fence && e.Ann == ann
+	}
+	return f
+}
+
+// rcuRscs pairs each rcu_read_lock() with the rcu_read_unlock() that ends
+// it, nested sections included (the bell's rcu-rscs).
+func (k *lkmm) rcuRscs() rel {
+	r := newRel(k.n)
+	stack := map[int][]int{} // by thread
+	for i, e := range k.x.Events {
+		switch {
+		case e.Kind == Fence && e.Ann == "rcu-lock":
+			stack[e.Thread] = append(stack[e.Thread], i)
+		case e.Kind == Fence && e.Ann == "rcu-unlock":
+			if s := stack[e.Thread]; len(s) > 0 {
+				r[s[len(s)-1]][i] = true
+				stack[e.Thread] = s[:len(s)-1]
+			}
+		}
+	}
+	return r
+}
+
+// rcuFence is po ; rcu-order ; po?, where rcu-order is the least relation
+// closed under the cat file's rules: any sequence of grace periods and
+// read-side critical sections joined by rcu-link, with at least as many
+// grace periods as critical sections.
+func (k *lkmm) rcuFence(hb, pb, prop rel) rel {
+	gp := k.only(k.fences("sync-rcu"))
+	rscsi := transpose(k.rcuRscs())
+	link := seq(k.opt(k.po), k.star(hb), k.star(pb), prop, k.po)
+	order := or(gp, seq(gp, link, rscsi), seq(rscsi, link, gp))
+	for {
+		next := or(order,
+			seq(gp, link, order, link, rscsi),
+			seq(rscsi, link, order, link, gp),
+			seq(order, link, order))
+		if equal(next, order) {
+			break
+		}
+		order = next
+	}
+	return seq(k.po, order, k.opt(k.po))
+}
+
+func transpose(r rel) rel {
+	t := newRel(len(r))
+	for i := range r {
+		for j := range r[i] {
+			t[j][i] = r[i][j]
+		}
+	}
+	return t
+}
+
+func equal(a, b rel) bool {
+	for i := range a {
+		for j := range a[i] {
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func nonEmpty(r rel) bool {
