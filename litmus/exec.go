@@ -16,6 +16,9 @@ type Execution struct {
 	RF     []int   // by event: the write a read reads from, -1 for others
 	CO     [][]int // by variable: its writes in coherence order, initial first
 	Regs   []map[string]Value
+	// Flags are what a model reports of an execution it allows
+	// (herd7's flags: "data-race").
+	Flags []string
 	// coPos is each write's place in its variable's co order.
 	coPos []int
 }
@@ -48,6 +51,8 @@ type Outcome struct {
 	// execution reaches, is why the model forbids one candidate that
 	// reaches it.
 	Forbidden string
+	// Flags are the flags of the allowed executions, each once.
+	Flags []string
 }
 
 // State is a final state: the observed locations' values in order.
@@ -85,6 +90,7 @@ func Run(t *Test, m Model) (*Outcome, error) {
 		if t.Filter != nil && !p.eval(t.Filter, x) {
 			return true
 		}
+		x.Flags = x.Flags[:0]
 		why := m.Check(x)
 		sat := p.eval(t.Final.Prop, x)
 		if why != "" {
@@ -92,6 +98,11 @@ func Run(t *Test, m Model) (*Outcome, error) {
 				out.Forbidden = why
 			}
 			return true
+		}
+		for _, f := range x.Flags {
+			if !slices.Contains(out.Flags, f) {
+				out.Flags = append(out.Flags, f)
+			}
 		}
 		key := p.stateText(observed, x)
 		s := states[key]
@@ -131,11 +142,10 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	return out, nil
 }
 
-// supported refuses what the model does not judge exactly yet: SRCU, RCU's
-// read-side critical sections and grace periods except under the LKMM
-// (rcu_dereference and rcu_assign_pointer are a load and a release store
-// everywhere), and plain accesses under the LKMM, whose plain-coherence
-// axiom is not modelled.
+// supported refuses what the model does not judge exactly yet: SRCU, and
+// RCU's read-side critical sections and grace periods except under the
+// LKMM (rcu_dereference and rcu_assign_pointer are a load and a release
+// store everywhere).
 func (p *program) supported(m Model) error {
 	var err error
 	for _, pr := range p.test.Procs {
@@ -144,29 +154,20 @@ func (p *program) supported(m Model) error {
 			if err == nil && (strings.Contains(c.Fun, "srcu") || rcu && m.Name() != "lkmm") {
 				err = &Unsupported{Line: c.Line, What: fmt.Sprintf("%s() under the %s model", c.Fun, m.Name())}
 			}
-		}, func(line int) {
-			if err == nil && m.Name() == "lkmm" {
-				err = &Unsupported{Line: line, What: "a plain access under the lkmm model (its plain-coherence axiom is not modelled yet)"}
-			}
 		})
 	}
 	return err
 }
 
-// walkCalls calls call for every call in ss and plain for the line of
-// every plain access (*p) to a shared variable.
-func walkCalls(ss []Stmt, call func(*Call), plain func(line int)) {
+// walkCalls calls call for every call in ss.
+func walkCalls(ss []Stmt, call func(*Call)) {
 	var expr func(Expr)
 	expr = func(x Expr) {
 		switch x := x.(type) {
 		case *Call:
 			call(x)
 			for _, a := range x.Args {
-				if d, ok := a.(*Deref); ok {
-					expr(d.X) // READ_ONCE(*p) and friends: a marked access
-				} else {
-					expr(a)
-				}
+				expr(a)
 			}
 		case *Unary:
 			expr(x.X)
@@ -174,7 +175,6 @@ func walkCalls(ss []Stmt, call func(*Call), plain func(line int)) {
 			expr(x.X)
 			expr(x.Y)
 		case *Deref:
-			plain(x.Line)
 			expr(x.X)
 		}
 	}
@@ -191,8 +191,8 @@ func walkCalls(ss []Stmt, call func(*Call), plain func(line int)) {
 			expr(s.X)
 		case *If:
 			expr(s.Cond)
-			walkCalls(s.Then, call, plain)
-			walkCalls(s.Else, call, plain)
+			walkCalls(s.Then, call)
+			walkCalls(s.Else, call)
 		}
 	}
 }

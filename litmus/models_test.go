@@ -117,17 +117,20 @@ func TestModelInclusions(t *testing.T) {
 	})
 }
 
-// What a model does not judge exactly yet gets no verdict.
+// What a model does not judge exactly yet gets no verdict; plain accesses
+// are judged, and under the LKMM a race is flagged.
 func TestUnsupportedGetsNoVerdict(t *testing.T) {
 	plain, err := Parse("C plain\n{}\nP0(int *x) { *x = 1; }\nP1(int *x) { int r0; r0 = READ_ONCE(*x); }\nexists (1:r0=1)\n")
 	require.NoError(t, err)
-	_, err = Run(plain, LKMM{})
-	var u *Unsupported
-	require.ErrorAs(t, err, &u)
-	assert.Contains(t, u.Error(), "line 3: unsupported: a plain access under the lkmm model")
-	out, err := Run(plain, SC{})
+	out, err := Run(plain, LKMM{})
+	require.NoError(t, err)
+	assert.Equal(t, "Sometimes", out.Observation)
+	assert.Equal(t, []string{"data-race"}, out.Flags, "a plain write races with a marked read")
+	out, err = Run(plain, SC{})
 	require.NoError(t, err, "SC judges plain accesses like any other")
 	assert.Equal(t, "Sometimes", out.Observation)
+	assert.Empty(t, out.Flags)
+	var u *Unsupported
 
 	rcu, err := Parse("C rcu\n{}\nP0(int *x) { rcu_read_lock(); WRITE_ONCE(*x, 1); rcu_read_unlock(); }\nexists (x=1)\n")
 	require.NoError(t, err)

@@ -57,6 +57,9 @@ func (o *Outcome) Write(w io.Writer, explain bool) {
 	}
 	fmt.Fprintf(w, "Witnesses\nPositive: %d Negative: %d\n", o.Positive, o.Negative)
 	fmt.Fprintf(w, "Condition %s %s\n", t.Final.Quant, PropString(t.Final.Prop))
+	for _, f := range o.Flags {
+		fmt.Fprintf(w, "Flag %s\n", f)
+	}
 	fmt.Fprintf(w, "Observation %s %s %d %d\n", t.Name, o.Observation, o.Positive, o.Negative)
 	if explain && o.Positive == 0 && o.Forbidden != "" {
 		fmt.Fprintf(w, "Forbidden by %s\n", o.Forbidden)

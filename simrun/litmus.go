@@ -30,6 +30,7 @@ type litmusJSON struct {
 	Expected    string        `json:"expected,omitempty"`
 	Agrees      *bool         `json:"agrees,omitempty"`
 	Forbidden   string        `json:"forbidden,omitempty"`
+	Flags       []string      `json:"flags,omitempty"`
 	Unsupported string        `json:"unsupported,omitempty"`
 }
 
@@ -81,6 +82,7 @@ func (c *Command) litmusCmd(args []string, stdout, stderr io.Writer) int {
 		if out.Positive == 0 {
 			r.Forbidden = out.Forbidden
 		}
+		r.Flags = out.Flags
 		if a, ok := out.Agrees(); ok {
 			r.Agrees = &a
 			if a {
