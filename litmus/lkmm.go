@@ -272,7 +272,7 @@ func (LKMM) Check(x *Execution) string {
 	// Propagation: each non-rf link needs a strong fence.
 	pb := seq(prop, strongFence, k.star(hb), marked)
 	if c := pb.cycle(); c != nil {
-		return "propagation cycle: " + x.describeCycle(c)
+		return "propagation cycle: " + x.describeCycleOf(c, "pb")
 	}
 	// RCU: a grace period and a read-side critical section, joined by
 	// rcu-link, order like a strong fence between CPUs.

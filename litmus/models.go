@@ -2,6 +2,7 @@ package litmus
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -157,13 +158,66 @@ func (x *Execution) coherence() string {
 	return ""
 }
 
-func (x *Execution) describeCycle(c []int) string {
-	parts := make([]string, 0, len(c)+1)
-	for _, i := range c {
-		parts = append(parts, x.p.describe(x.Events[i]))
+// describeCycle writes a cycle as its events joined by the relation that
+// links each to the next: "P0:W x=1 -po-> P0:W y=1 -rfe-> P1:R y=1 ...".
+func (x *Execution) describeCycle(c []int) string { return x.describeCycleOf(c, "prop") }
+
+// describeCycleOf is describeCycle for a cycle of a derived relation,
+// named derived where no base relation links two events.
+func (x *Execution) describeCycleOf(c []int, derived string) string {
+	var b strings.Builder
+	for k, i := range c {
+		j := c[(k+1)%len(c)]
+		rel := x.edge(i, j)
+		if rel == "prop" {
+			rel = derived
+		}
+		fmt.Fprintf(&b, "%s -%s-> ", x.p.describe(x.Events[i]), rel)
 	}
-	parts = append(parts, x.p.describe(x.Events[c[0]]))
-	return strings.Join(parts, " -> ")
+	b.WriteString(x.p.describe(x.Events[c[0]]))
+	return b.String()
+}
+
+// edge names the base relation from event i to event j: rf, co or fr
+// (with e for between threads, i within one), po with what orders it (a
+// dependency, a fence, an acquire or a release), or, for a link that only
+// a model's derived relation makes, "prop".
+func (x *Execution) edge(i, j int) string {
+	a, b := x.Events[i], x.Events[j]
+	side := "i"
+	if a.Thread != b.Thread {
+		side = "e"
+	}
+	switch {
+	case x.RF[j] == i:
+		return "rf" + side
+	case a.Kind == Write && b.Kind == Write && a.Loc == b.Loc && x.coPos[i] < x.coPos[j]:
+		return "co" + side
+	case a.Kind == Read && b.Kind == Write && a.Loc == b.Loc && x.RF[i] >= 0 && x.coPos[x.RF[i]] < x.coPos[j]:
+		return "fr" + side
+	case a.Thread < 0 || a.Thread != b.Thread || a.Index >= b.Index:
+		return "prop"
+	}
+	for _, d := range []struct {
+		name string
+		deps []int
+	}{{"addr", b.Addr}, {"data", b.Data}, {"ctrl", b.Ctrl}} {
+		if slices.Contains(d.deps, a.Index) {
+			return "po:" + d.name
+		}
+	}
+	for _, e := range x.Events {
+		if e.Kind == Fence && e.Thread == a.Thread && e.Index > a.Index && e.Index < b.Index {
+			return "po:" + e.Op
+		}
+	}
+	switch {
+	case a.Ann == "acquire" || a.Ann == "lock":
+		return "po:" + a.Op
+	case b.Ann == "release" || b.Ann == "unlock":
+		return "po:" + b.Op
+	}
+	return "po"
 }
 
 // SC is sequential consistency: one order of every access, each read
