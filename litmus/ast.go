@@ -11,8 +11,16 @@
 //	exists (1:r0=1 /\ 1:r1=0)
 //
 // Parse returns the test's syntax; a text it does not accept gets one
-// line naming the construct and the line. Which constructs a model can
-// judge is the models' business, not the parser's.
+// line naming the construct and the line.
+//
+// Run enumerates the test's candidate executions (each read returning a
+// value some write produces, each variable's writes in every coherence
+// order) and keeps those a Model allows: SC, TSO (x86-TSO under the
+// kernel's x86 mapping) or LKMM (the Linux-kernel memory model of
+// tools/memory-model). The Outcome follows herd7's conventions: the final
+// states, the witnesses for and against the condition, and the
+// Observation Never, Sometimes or Always. What a model does not judge yet
+// is refused as Unsupported, never given a verdict.
 package litmus
 
 // Test is one parsed litmus test.
