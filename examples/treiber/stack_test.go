@@ -21,7 +21,8 @@ type popped struct {
 	OK bool
 }
 
-// lifo is the sequential stack every history must fit.
+// lifo is the sequential stack every history must fit: a push's input is
+// its value, a pop's input is "pop" and its output a popped.
 var lifo = porcupine.Model{
 	Init: func() any { return []uint64(nil) },
 	Step: func(state, in, out any) (bool, any) {
@@ -37,25 +38,25 @@ var lifo = porcupine.Model{
 	},
 }
 
-// workload: three values pushed first, then two CPUs each pop, push and
-// pop again; every call is recorded and checked against lifo.
+// workload: 1, 2, 3 pushed first, then two CPUs each pop, push and pop
+// again, every call recorded and checked against lifo; a reclaim task frees
+// the retired nodes once both are done.
 func workload(pop func(s *Stack, c *sim.Ctx) (uint64, bool)) check.Workload {
 	return check.Workload{CPUs: 2, Build: func(m *sim.Machine) check.Check {
 		s := New(m, 2)
 		var h linearizability.ObjectHistory
 		done := m.NewCell("done", sim.W32, 0)
-		record := func(c *sim.Ctx, cpu int, in any, do func() any) { h.Record(c, cpu, in, do) }
 		m.Init("fill", func(c *sim.Ctx) {
 			for v := uint64(1); v <= 3; v++ {
-				record(c, 9, v, func() any { return s.Push(c, v) })
+				h.Record(c, 2, v, func() any { return s.Push(c, v) })
 			}
 		})
 		for cpu := range 2 {
 			m.Go(fmt.Sprintf("cpu%d", cpu), cpu, func(c *sim.Ctx) {
 				popOnce := func() any { v, ok := pop(s, c); return popped{v, ok} }
-				record(c, cpu, "pop", popOnce)
-				record(c, cpu, uint64(10+cpu), func() any { return s.Push(c, uint64(10+cpu)) })
-				record(c, cpu, "pop", popOnce)
+				h.Record(c, cpu, "pop", popOnce)
+				h.Record(c, cpu, uint64(10+cpu), func() any { return s.Push(c, uint64(10+cpu)) })
+				h.Record(c, cpu, "pop", popOnce)
 				c.AtomicAddReturn(done, 1)
 			})
 		}
@@ -63,7 +64,7 @@ func workload(pop func(s *Stack, c *sim.Ctx) (uint64, bool)) check.Workload {
 			for c.ReadOnce(done) != 2 {
 				c.CpuRelax()
 			}
-			s.Reclaim(c) // a grace period: no CPU is inside Pop
+			s.Reclaim(c) // after a grace period: no CPU is inside Pop
 		})
 		return func() *sim.Failure {
 			return h.Check(linearizability.ObjectCheck{Model: lifo}).Failure("the stack")
@@ -77,7 +78,8 @@ func TestTreiberStack(t *testing.T) {
 
 func FuzzTreiberStack(f *testing.F) { check.Fuzz(f, workload((*Stack).Pop)) }
 
-// Freeing at once breaks the stack: a slow pop reads a freed node.
+// Freeing at once breaks the stack: a slow pop reads a node another CPU
+// popped and freed.
 func TestPopAndFreeIsBroken(t *testing.T) {
 	out, err := explore.Explore(context.Background(), explore.Config{
 		Scenario: workload((*Stack).PopAndFree).Scenario("TreiberPopAndFree"),
@@ -86,6 +88,6 @@ func TestPopAndFreeIsBroken(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, out.Failure, "no failure in %d runs", out.Runs)
 	assert.Equal(t, sim.KindUseAfterFree, out.Failure.Kind)
-	assert.Regexp(t, `^treiber/stack\.go:\d+$`, out.Failure.Site())
+	assert.Regexp(t, `^treiber/stack\.go:\d+$`, out.Failure.Site(), "a line of the stack")
 	t.Logf("found in run %d: %s", out.FailRun, explore.Describe(out.Failure))
 }
