@@ -25,7 +25,7 @@ type lkmm struct {
 	x *Execution
 	n int
 	// Event classes.
-	R, W, M, F, IW, Plain, Marked, Acquire, Release, Noreturn, RMW, LKR, LKW, UL set
+	R, W, M, IW, Plain, Marked, Acquire, Release, Noreturn, RMW, LKR, LKW, UL set
 	// Base relations.
 	po, rf, co, fr, rmw, addr, data, ctrl, intl, extl, id rel
 }
@@ -43,7 +43,6 @@ func (x *Execution) lkmm() *lkmm {
 	k.R = mk(func(e *Event) bool { return e.Kind == Read })
 	k.W = mk(func(e *Event) bool { return e.Kind == Write })
 	k.M = mk(func(e *Event) bool { return e.Kind != Fence })
-	k.F = mk(func(e *Event) bool { return e.Kind == Fence })
 	k.IW = mk(func(e *Event) bool { return e.Thread < 0 })
 	k.Plain = mk(func(e *Event) bool { return e.Kind != Fence && e.Ann == "plain" })
 	k.Marked = mk(func(e *Event) bool { return e.Ann != "plain" })
