@@ -49,36 +49,86 @@ func TestCorpusUnderEachModel(t *testing.T) {
 }
 
 // genTest writes a random small test: two or three threads of a few
-// accesses and fences to two variables, every register and variable
+// operations on two variables, drawn from what the kernel's x86 mapping
+// distinguishes: once, acquire and release accesses, the three barriers,
+// value-returning and void atomics in every ordering (a cmpxchg may fail),
+// smp_mb__after_atomic, critical sections of one lock, and data and
+// control dependencies on an earlier read. Every register and variable is
 // observed.
 func genTest(t *rapid.T) string {
 	var b strings.Builder
 	b.WriteString("C random\n{}\n")
 	threads := rapid.IntRange(2, 3).Draw(t, "threads")
 	var locs []string
+	orders := []string{"", "_relaxed", "_acquire", "_release"}
 	for p := range threads {
-		fmt.Fprintf(&b, "P%d(int *x, int *y)\n{\n", p)
-		ops := rapid.IntRange(1, 3).Draw(t, "ops")
-		var body []string
-		for i := range ops {
-			v := []string{"x", "y"}[rapid.IntRange(0, 1).Draw(t, "var")]
-			reg := fmt.Sprintf("r%d", i)
-			switch rapid.IntRange(0, 6).Draw(t, "op") {
+		fmt.Fprintf(&b, "P%d(int *x, int *y, spinlock_t *l)\n{\n", p)
+		ops := rapid.IntRange(1, 5-threads).Draw(t, "ops") // within the engine's candidate budget
+		var body, read []string                            // read: registers already loaded
+		reg := 0
+		newReg := func() string {
+			r := fmt.Sprintf("r%d", reg)
+			reg++
+			locs = append(locs, fmt.Sprintf("%d:%s", p, r))
+			return r
+		}
+		value := func() string { // a constant, or data dependent on an earlier read
+			if len(read) > 0 && rapid.Bool().Draw(t, "data") {
+				return rapid.SampledFrom(read).Draw(t, "dep") + " + 1"
+			}
+			return fmt.Sprint(rapid.IntRange(1, 2).Draw(t, "val"))
+		}
+		var op func(depth int) string
+		op = func(depth int) string {
+			v := rapid.SampledFrom([]string{"x", "y"}).Draw(t, "var")
+			switch rapid.IntRange(0, 12).Draw(t, "op") {
 			case 0, 1:
-				body = append(body, fmt.Sprintf("WRITE_ONCE(*%s, %d);", v, rapid.IntRange(1, 2).Draw(t, "val")))
-			case 2, 3:
-				body = append(body, fmt.Sprintf("%s = READ_ONCE(*%s);", reg, v))
-				locs = append(locs, fmt.Sprintf("%d:%s", p, reg))
-			case 4:
-				body = append(body, "smp_mb();")
+				return fmt.Sprintf("WRITE_ONCE(*%s, %s);", v, value())
+			case 2:
+				return fmt.Sprintf("smp_store_release(%s, %s);", v, value())
+			case 3, 4:
+				r := newReg()
+				read = append(read, r)
+				return fmt.Sprintf("%s = READ_ONCE(*%s);", r, v)
 			case 5:
-				body = append(body, fmt.Sprintf("%s = xchg_relaxed(%s, %d);", reg, v, rapid.IntRange(1, 2).Draw(t, "val")))
-				locs = append(locs, fmt.Sprintf("%d:%s", p, reg))
+				r := newReg()
+				read = append(read, r)
+				return fmt.Sprintf("%s = smp_load_acquire(%s);", r, v)
 			case 6:
-				body = append(body, fmt.Sprintf("smp_store_release(%s, 1);", v))
+				return rapid.SampledFrom([]string{"smp_mb();", "smp_wmb();", "smp_rmb();"}).Draw(t, "fence")
+			case 7:
+				r := newReg()
+				return fmt.Sprintf("%s = xchg%s(%s, %s);", r, rapid.SampledFrom(orders).Draw(t, "order"), v, value())
+			case 8:
+				r := newReg()
+				return fmt.Sprintf("%s = cmpxchg%s(%s, %d, %s);", r, rapid.SampledFrom(orders).Draw(t, "order"),
+					v, rapid.IntRange(0, 2).Draw(t, "old"), value())
+			case 9:
+				r := newReg()
+				return fmt.Sprintf("%s = atomic_add_return%s(1, %s);", r, rapid.SampledFrom(orders).Draw(t, "order"), v)
+			case 10:
+				s := fmt.Sprintf("atomic_inc(%s);", v)
+				if rapid.Bool().Draw(t, "after") {
+					s += " smp_mb__after_atomic();"
+				}
+				return s
+			case 11:
+				if depth == 0 {
+					return "spin_lock(l); " + op(1) + " spin_unlock(l);"
+				}
+				return "smp_mb();"
+			default:
+				if depth == 0 && len(read) > 0 {
+					return fmt.Sprintf("if (%s == %d) { %s }", rapid.SampledFrom(read).Draw(t, "cond"),
+						rapid.IntRange(0, 2).Draw(t, "cmp"), op(1))
+				}
+				return fmt.Sprintf("WRITE_ONCE(*%s, %s);", v, value())
 			}
 		}
-		for i := range ops {
+		for range ops {
+			body = append(body, op(0))
+		}
+		for i := range reg {
 			fmt.Fprintf(&b, "\tint r%d = 0;\n", i)
 		}
 		b.WriteString("\t" + strings.Join(body, "\n\t") + "\n}\n")
