@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,24 +13,38 @@ import (
 	"pgregory.net/rapid"
 )
 
-// The project's corpus (testdata/corpus) holds classic shapes with their
-// verdicts under each model in a "Models:" line: facts of the models (TSO
-// lets a store wait behind later loads, nothing else; locked instructions
-// and smp_mb drain the store buffer; the LKMM orders only what fences,
-// releases, acquires, dependencies, locks and fully ordered atomics order,
-// as the kernel's litmus tests of the same shapes state in their Result
-// lines); "-" means the model refuses the test (RCU under SC and TSO).
-// The LKMM's verdict is also the Result line, which simrun compares.
+// The project's corpus (testdata/corpus) holds classic shapes, and
+// testdata/subjects the hand-offs of the ported subjects, each with its
+// verdict under every model in a "Models:" line and the LKMM's flags in a
+// "Flags:" line (none when absent). The corpus's verdicts are the
+// published ones each file cites; every LKMM verdict and flag, the
+// subjects' included, is herd7's on the same file, as each file's
+// "Checked:" line says. "-" means the model refuses the test (RCU under
+// SC and TSO). The LKMM's verdict is also the Result line, which simrun
+// compares.
 func TestCorpusUnderEachModel(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "corpus", "*.litmus"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(files), 38)
+	var files []string
+	for dir, least := range map[string]int{"corpus": 48, "subjects": 10} {
+		found, err := filepath.Glob(filepath.Join("testdata", dir, "*.litmus"))
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(found), least, dir)
+		files = append(files, found...)
+	}
+	slices.Sort(files)
 	models := regexp.MustCompile(`Models: sc=([\w-]+) tso=([\w-]+) lkmm=([\w-]+)`)
+	flags := regexp.MustCompile(`Flags: ([\w -]+)`)
 	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			tst := parseFile(t, filepath.Join("corpus", filepath.Base(file)))
+		rel, err := filepath.Rel("testdata", file)
+		require.NoError(t, err)
+		t.Run(rel, func(t *testing.T) {
+			tst := parseFile(t, rel)
 			want := models.FindStringSubmatch(tst.Doc)
 			require.NotNil(t, want, "no Models: line")
+			assert.Contains(t, tst.Doc, "Checked: herd7", "the LKMM verdict is checked against herd7")
+			var wantFlags []string
+			if f := flags.FindStringSubmatch(tst.Doc); f != nil {
+				wantFlags = strings.Fields(f[1])
+			}
 			assert.Equal(t, tst.Result, want[3], "the Result line is the LKMM's verdict")
 			for i, m := range []Model{SC{}, TSO{}, LKMM{}} {
 				out, err := Run(tst, m)
@@ -42,6 +57,11 @@ func TestCorpusUnderEachModel(t *testing.T) {
 				assert.Equal(t, want[i+1], out.Observation, "under %s: states %v", m.Name(), out.States)
 				if out.Observation == "Never" {
 					assert.NotEmpty(t, out.Forbidden, "a forbidden outcome says why")
+				}
+				if m.Name() == "lkmm" {
+					assert.Equal(t, wantFlags, out.Flags, "the LKMM's flags")
+				} else {
+					assert.Empty(t, out.Flags, "only the LKMM flags races")
 				}
 			}
 		})
