@@ -198,20 +198,17 @@ func walkCalls(ss []Stmt, call func(*Call)) {
 }
 
 // domainAndPaths returns the threads' paths over the values reads may
-// return. It starts from the initial values and adds, round by
-// round, the values written in candidate executions (every read reading
-// a write of its value) over the values so far, until a round adds none:
-// a value no such execution writes cannot be read by any model's.
+// return. A read of a variable returns its initial value or a value some
+// write stores to that variable: starting from the initial values, each
+// round adds the values written, variable by variable, in candidate
+// executions (every read reading a write of its value) over the values so
+// far, until a round adds none. A value no such execution writes to a
+// variable cannot be read from it by any model's execution.
 func (p *program) domainAndPaths() ([][]path, error) {
-	dom := []Value{0}
-	dom = append(dom, p.init...)
-	for _, regs := range p.regInit {
-		for _, v := range regs {
-			dom = append(dom, v)
-		}
+	dom := make([][]Value, len(p.vars))
+	for i, v := range p.init {
+		dom[i] = []Value{v}
 	}
-	slices.Sort(dom)
-	dom = slices.Compact(dom)
 	for range 16 {
 		paths := make([][]path, len(p.test.Procs))
 		for i := range p.test.Procs {
@@ -221,13 +218,17 @@ func (p *program) domainAndPaths() ([][]path, error) {
 			}
 			paths[i] = ps
 		}
-		next := slices.Clone(dom)
-		seen := 0
+		next := make([][]Value, len(dom))
+		for i := range dom {
+			next[i] = slices.Clone(dom[i])
+		}
+		seen, grew := 0, false
 		p.candidates(paths, func(x *Execution) bool {
 			seen++
 			for _, e := range x.Events {
-				if e.Kind == Write && !slices.Contains(next, e.Val) {
-					next = append(next, e.Val)
+				if e.Kind == Write && !slices.Contains(next[e.Loc], e.Val) {
+					next[e.Loc] = append(next[e.Loc], e.Val)
+					grew = true
 				}
 			}
 			return seen <= maxCandidates
@@ -235,9 +236,11 @@ func (p *program) domainAndPaths() ([][]path, error) {
 		if seen > maxCandidates {
 			return nil, &Unsupported{Line: 1, What: fmt.Sprintf("more than %d candidate executions", maxCandidates)}
 		}
-		slices.Sort(next)
-		if len(next) == len(dom) {
+		if !grew {
 			return paths, nil
+		}
+		for i := range next {
+			slices.Sort(next[i])
 		}
 		dom = next
 	}

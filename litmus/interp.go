@@ -37,18 +37,18 @@ func (s *tstate) clone() *tstate {
 }
 
 // interp enumerates one thread's paths, each read returning each value
-// of the domain in turn; the executions keep only the paths whose reads a
+// of its variable's domain in turn; the executions keep only the paths whose reads a
 // write can justify.
 type interp struct {
 	p      *program
 	thread int
-	dom    []Value
+	dom    [][]Value // by variable
 	paths  []path
 	err    error
 	line   int
 }
 
-func (p *program) threadPaths(thread int, dom []Value) ([]path, error) {
+func (p *program) threadPaths(thread int, dom [][]Value) ([]path, error) {
 	in := &interp{p: p, thread: thread, dom: dom}
 	st := &tstate{regs: map[string]rv{}}
 	for _, prm := range p.test.Procs[thread].Params {
@@ -257,7 +257,7 @@ func (in *interp) pointer(st *tstate, x Expr, k func(st *tstate, loc int, addr [
 // read appends a read of loc and continues once for each value it may
 // return.
 func (in *interp) read(st *tstate, loc int, addr []int, op, ann string, line int, k func(st *tstate, v Value, deps []int)) {
-	for _, v := range in.dom {
+	for _, v := range in.dom[loc] {
 		s := st.clone()
 		i := len(s.events)
 		s.events = append(s.events, Event{Thread: in.thread, Kind: Read, Loc: loc, Val: v, Op: op, Ann: ann, RMW: -1, Addr: addr, Ctrl: s.ctrl, Line: line})
@@ -405,38 +405,58 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 				})
 			})
 		})
-	case "atomic_inc", "atomic_dec", "atomic_add", "atomic_sub":
-		delta, ptr := Expr(&Int{Value: 1}), args[0]
-		if base == "atomic_add" || base == "atomic_sub" {
-			delta, ptr = args[0], args[1]
-		}
-		neg := base == "atomic_dec" || base == "atomic_sub"
-		withValue(st, delta, func(st *tstate, d Value, deps []int) {
-			if neg {
-				d = -d
-			}
-			ptrArg(ptr, false, func(st *tstate, loc int, addr []int) {
-				in.rmw(st, x, loc, addr, deps, "noreturn", "noreturn", keepAll, func(o Value) Value { return o + d }, old,
-					func(st *tstate, _ Value, _ []int) { k(st, 0, nil) })
-			})
-		})
-	case "atomic_add_return", "atomic_sub_return", "atomic_inc_return", "atomic_dec_return",
-		"atomic_fetch_add", "atomic_fetch_sub", "atomic_fetch_inc", "atomic_fetch_dec":
+	case "atomic_inc", "atomic_dec", "atomic_add", "atomic_sub", "atomic_and", "atomic_or", "atomic_xor", "atomic_andnot":
 		delta, ptr := Expr(&Int{Value: 1}), args[0]
 		if len(args) == 2 {
 			delta, ptr = args[0], args[1]
 		}
-		neg := strings.Contains(base, "sub") || strings.Contains(base, "dec")
+		withValue(st, delta, func(st *tstate, d Value, deps []int) {
+			ptrArg(ptr, false, func(st *tstate, loc int, addr []int) {
+				in.rmw(st, x, loc, addr, deps, "noreturn", "noreturn", keepAll, func(o Value) Value { return atomicOp(base, o, d) }, old,
+					func(st *tstate, _ Value, _ []int) { k(st, 0, nil) })
+			})
+		})
+	case "atomic_add_return", "atomic_sub_return", "atomic_inc_return", "atomic_dec_return",
+		"atomic_fetch_add", "atomic_fetch_sub", "atomic_fetch_inc", "atomic_fetch_dec",
+		"atomic_fetch_and", "atomic_fetch_or", "atomic_fetch_xor", "atomic_fetch_andnot",
+		"atomic_inc_and_test", "atomic_dec_and_test", "atomic_sub_and_test", "atomic_add_negative":
+		delta, ptr := Expr(&Int{Value: 1}), args[0]
+		if len(args) == 2 {
+			delta, ptr = args[0], args[1]
+		}
 		res := nw
-		if strings.HasPrefix(base, "atomic_fetch") {
+		switch {
+		case strings.HasPrefix(base, "atomic_fetch"):
 			res = old
+		case strings.HasSuffix(base, "_and_test"): // the new value == 0
+			res = func(_, n Value) Value { return boolValue(n == 0) }
+		case base == "atomic_add_negative": // the new value < 0
+			res = func(_, n Value) Value { return boolValue(n < 0) }
 		}
 		withValue(st, delta, func(st *tstate, d Value, deps []int) {
-			if neg {
-				d = -d
-			}
 			ptrArg(ptr, false, func(st *tstate, loc int, addr []int) {
-				in.rmw(st, x, loc, addr, deps, rAnn, wAnn, keepAll, func(o Value) Value { return o + d }, res, k)
+				in.rmw(st, x, loc, addr, deps, rAnn, wAnn, keepAll, func(o Value) Value { return atomicOp(base, o, d) }, res, k)
+			})
+		})
+	case "atomic_add_unless":
+		// Adds a unless the value is u; fully ordered when it adds, a lone
+		// unordered read when it does not (atomic_t.txt: conditional RMWs
+		// are unordered on failure). It returns whether it added.
+		ptrArg(args[0], false, func(st *tstate, loc int, addr []int) {
+			withValue(st, args[1], func(st *tstate, a Value, deps []int) {
+				withValue(st, args[2], func(st *tstate, u Value, _ []int) {
+					in.rmw(st, x, loc, addr, deps, "mb", "mb", func(o Value) bool { return o != u }, func(o Value) Value { return o + a },
+						func(o, _ Value) Value { return boolValue(o != u) }, k)
+				})
+			})
+		})
+	case "smp_store_mb":
+		// WRITE_ONCE() then smp_mb(), as the kernel defines it.
+		ptrArg(args[0], true, func(st *tstate, loc int, addr []int) {
+			withValue(st, args[1], func(st *tstate, v Value, deps []int) {
+				in.write(st, loc, v, addr, deps, name, "once", line)
+				in.fence(st, name, "mb", line)
+				k(st, 0, nil)
 			})
 		})
 	case "spin_lock":
@@ -468,4 +488,22 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 	default:
 		in.fail(line, "%s()", name)
 	}
+}
+
+// atomicOp is the arithmetic of the atomic_*() operation base on old with
+// operand d (1 for inc and dec).
+func atomicOp(base string, old, d Value) Value {
+	switch {
+	case strings.Contains(base, "andnot"):
+		return old &^ d
+	case strings.Contains(base, "_and") && !strings.HasSuffix(base, "_and_test"):
+		return old & d
+	case strings.Contains(base, "_or"):
+		return old | d
+	case strings.Contains(base, "_xor"):
+		return old ^ d
+	case strings.Contains(base, "sub"), strings.Contains(base, "dec"):
+		return old - d
+	}
+	return old + d
 }

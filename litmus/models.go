@@ -250,7 +250,10 @@ func (SC) Check(x *Execution) string {
 // the smp_mb__*() helpers compile to nothing; smp_mb is MFENCE; every
 // atomic read-modify-write (failed cmpxchg and void atomics included) and
 // spin_lock is a LOCK-prefixed instruction, a full fence; spin_unlock is a
-// plain store.
+// plain store. A failed spin_trylock or atomic_add_unless is a plain load:
+// x86 reads the value first and gives up without a locked instruction when
+// it sees the lock held or the value excluded (queued_spin_trylock, the
+// try_cmpxchg loop of atomic_fetch_add_unless).
 type TSO struct{}
 
 func (TSO) Name() string { return "tso" }
@@ -258,7 +261,13 @@ func (TSO) Name() string { return "tso" }
 // locked reports whether event i belongs to a LOCK-prefixed instruction.
 func (x *Execution) locked(i int) bool {
 	e := x.Events[i]
-	return e.Thread >= 0 && (e.RMW >= 0 || e.Failed)
+	if e.Thread < 0 {
+		return false
+	}
+	if e.Failed {
+		return strings.Contains(e.Op, "cmpxchg")
+	}
+	return e.RMW >= 0
 }
 
 // Check implements Model: per-variable coherence, atomicity, and

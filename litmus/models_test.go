@@ -72,7 +72,8 @@ func TestCorpusUnderEachModel(t *testing.T) {
 // operations on two variables, drawn from what the kernel's x86 mapping
 // distinguishes: once, acquire and release accesses, the three barriers,
 // value-returning and void atomics in every ordering (a cmpxchg may fail),
-// smp_mb__after_atomic, critical sections of one lock, and data and
+// atomic_add_unless, smp_mb__after_atomic, critical sections of one lock,
+// spin_trylock that may fail, and data and
 // control dependencies on an earlier read. Every register and variable is
 // observed.
 func genTest(t *rapid.T) string {
@@ -101,7 +102,7 @@ func genTest(t *rapid.T) string {
 		var op func(depth int) string
 		op = func(depth int) string {
 			v := rapid.SampledFrom([]string{"x", "y"}).Draw(t, "var")
-			switch rapid.IntRange(0, 12).Draw(t, "op") {
+			switch rapid.IntRange(0, 14).Draw(t, "op") {
 			case 0, 1:
 				return fmt.Sprintf("WRITE_ONCE(*%s, %s);", v, value())
 			case 2:
@@ -137,6 +138,12 @@ func genTest(t *rapid.T) string {
 					return "spin_lock(l); " + op(1) + " spin_unlock(l);"
 				}
 				return "smp_mb();"
+			case 13:
+				r := newReg()
+				return fmt.Sprintf("%s = spin_trylock(l); if (%s == 1) { spin_unlock(l); }", r, r)
+			case 14:
+				r := newReg()
+				return fmt.Sprintf("%s = atomic_add_unless(%s, 1, %d);", r, v, rapid.IntRange(0, 1).Draw(t, "unless"))
 			default:
 				if depth == 0 && len(read) > 0 {
 					return fmt.Sprintf("if (%s == %d) { %s }", rapid.SampledFrom(read).Draw(t, "cond"),

@@ -503,7 +503,17 @@ func (p *parser) primary() (Expr, error) {
 			return nil, err
 		}
 		if p.tok.kind == tIdent && slices.Contains(typeWords, p.tok.text) {
-			return nil, errorf(line, "casts are not supported")
+			// A cast, as in (int **)READ_ONCE(*y): values carry no type
+			// here, so it changes nothing.
+			for p.tok.kind == tIdent && slices.Contains(typeWords, p.tok.text) || p.is("*") {
+				if err := p.next(); err != nil {
+					return nil, err
+				}
+			}
+			if err := p.expect(")", "to close a cast"); err != nil {
+				return nil, err
+			}
+			return p.unary()
 		}
 		x, err := p.expr()
 		if err != nil {
@@ -648,7 +658,7 @@ func (p *parser) conj() (Prop, error) {
 
 func (p *parser) propUnary() (Prop, error) {
 	switch {
-	case p.is("~"):
+	case p.is("~"), p.isWord("not"):
 		if err := p.next(); err != nil {
 			return nil, err
 		}

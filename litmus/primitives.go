@@ -17,6 +17,10 @@ var primitives = func() map[string]int {
 		"spin_lock": 1, "spin_unlock": 1, "spin_trylock": 1, "spin_is_locked": 1,
 		"atomic_read": 1, "atomic_set": 2, "atomic_read_acquire": 1, "atomic_set_release": 2,
 		"atomic_inc": 1, "atomic_dec": 1, "atomic_add": 2, "atomic_sub": 2,
+		"atomic_and": 2, "atomic_or": 2, "atomic_xor": 2, "atomic_andnot": 2,
+		"atomic_inc_and_test": 1, "atomic_dec_and_test": 1, "atomic_sub_and_test": 2,
+		"atomic_add_unless": 3, "smp_store_mb": 2,
+		"srcu_down_read": 1, "srcu_up_read": 2, "synchronize_srcu_expedited": 1, "smp_mb__after_srcu_read_unlock": 0,
 	}
 	// Value-returning read-modify-writes and their ordering variants.
 	for _, base := range []struct {
@@ -26,6 +30,8 @@ var primitives = func() map[string]int {
 		{"xchg", 2}, {"cmpxchg", 3}, {"atomic_xchg", 2}, {"atomic_cmpxchg", 3},
 		{"atomic_add_return", 2}, {"atomic_sub_return", 2}, {"atomic_inc_return", 1}, {"atomic_dec_return", 1},
 		{"atomic_fetch_add", 2}, {"atomic_fetch_sub", 2}, {"atomic_fetch_inc", 1}, {"atomic_fetch_dec", 1},
+		{"atomic_fetch_and", 2}, {"atomic_fetch_or", 2}, {"atomic_fetch_xor", 2}, {"atomic_fetch_andnot", 2},
+		{"atomic_add_negative", 2},
 	} {
 		for _, order := range []string{"", "_relaxed", "_acquire", "_release"} {
 			m[base.name+order] = base.args
