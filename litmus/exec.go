@@ -81,7 +81,7 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	observed := p.observed()
 	count := 0
 	var tooMany bool
-	p.candidates(paths, func(x *Execution) bool {
+	p.candidates(paths, true, func(x *Execution) bool {
 		count++
 		if count > maxCandidates {
 			tooMany = true
@@ -133,13 +133,39 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	default:
 		out.Observation = "Sometimes"
 	}
-	switch {
-	case out.Positive > 0:
+	if out.Positive == 0 && out.Forbidden == "" {
+		out.Forbidden = p.incoherentWitness(paths, m)
+	}
+	if out.Positive > 0 {
 		out.Forbidden = ""
-	case out.Forbidden == "":
-		out.Forbidden = "no candidate execution reaches it: no write produces the values it needs"
 	}
 	return out, nil
+}
+
+// explainBudget bounds the candidates incoherentWitness looks at: it
+// words an explanation and decides nothing.
+const explainBudget = 1 << 16
+
+// incoherentWitness explains an outcome no coherent candidate reaches: by
+// the coherence cycle of a candidate left out that reaches it, when one is
+// found within explainBudget candidates, or else by what is known.
+func (p *program) incoherentWitness(paths [][]path, m Model) string {
+	why, count := "", 0
+	p.candidates(paths, false, func(x *Execution) bool {
+		if count++; count > explainBudget {
+			why = "no candidate execution whose reads and writes keep each thread's program order on a variable reaches it"
+			return false
+		}
+		if (p.test.Filter == nil || p.eval(p.test.Filter, x)) && p.eval(p.test.Final.Prop, x) {
+			why = m.Check(x)
+			return why == ""
+		}
+		return true
+	})
+	if why == "" {
+		why = "no candidate execution reaches it: no write produces the values it needs"
+	}
+	return why
 }
 
 // supported refuses what the model does not judge exactly yet: SRCU, and
@@ -223,7 +249,7 @@ func (p *program) domainAndPaths() ([][]path, error) {
 			next[i] = slices.Clone(dom[i])
 		}
 		seen, grew := 0, false
-		p.candidates(paths, func(x *Execution) bool {
+		p.candidates(paths, true, func(x *Execution) bool {
 			seen++
 			for _, e := range x.Events {
 				if e.Kind == Write && !slices.Contains(next[e.Loc], e.Val) {
@@ -248,11 +274,16 @@ func (p *program) domainAndPaths() ([][]path, error) {
 }
 
 // candidates calls yield with every candidate execution, until it
-// returns false.
-func (p *program) candidates(paths [][]path, yield func(*Execution) bool) {
+// returns false. With coherent, it leaves out the candidates that break
+// coherence within one thread, which every model forbids (acyclic po-loc |
+// com): a read reading a write its own thread makes after it, and a
+// variable's writes of one thread out of program order in co. Their number
+// grows with the factorial of a variable's writes (lock words most of
+// all), so the models only ever see the others.
+func (p *program) candidates(paths [][]path, coherent bool, yield func(*Execution) bool) {
 	choice := make([]int, len(paths))
 	for {
-		if !p.withPaths(paths, choice, yield) {
+		if !p.withPaths(paths, choice, coherent, yield) {
 			return
 		}
 		i := 0
@@ -270,7 +301,7 @@ func (p *program) candidates(paths [][]path, yield func(*Execution) bool) {
 }
 
 // withPaths enumerates rf and co for one path of each thread.
-func (p *program) withPaths(paths [][]path, choice []int, yield func(*Execution) bool) bool {
+func (p *program) withPaths(paths [][]path, choice []int, coherent bool, yield func(*Execution) bool) bool {
 	x := &Execution{p: p}
 	for i, v := range p.init {
 		x.Events = append(x.Events, &Event{Thread: -1, Kind: Write, Loc: i, Val: v, Op: "init", Ann: "once", RMW: -1})
@@ -299,7 +330,8 @@ func (p *program) withPaths(paths [][]path, choice []int, yield func(*Execution)
 		}
 		var ws []int
 		for j, w := range x.Events {
-			if w.Kind == Write && w.Loc == e.Loc && w.Val == e.Val && j != e.RMW {
+			if w.Kind == Write && w.Loc == e.Loc && w.Val == e.Val && j != e.RMW &&
+				!(coherent && w.Thread == e.Thread && w.Index > e.Index) {
 				ws = append(ws, j)
 			}
 		}
@@ -318,7 +350,11 @@ func (p *program) withPaths(paths [][]path, choice []int, yield func(*Execution)
 	}
 	orders := make([][][]int, len(p.vars))
 	for v := range p.vars {
-		orders[v] = permutations(writes[v])
+		if coherent {
+			orders[v] = interleavings(byThread(x.Events, writes[v]))
+		} else {
+			orders[v] = permutations(writes[v])
+		}
 	}
 	x.coPos = make([]int, n)
 	return product(len(reads), func(i int) int { return len(sources[i]) }, func(rc []int) bool {
@@ -363,6 +399,53 @@ func product(n int, size func(int) int, f func([]int) bool) bool {
 			return true
 		}
 	}
+}
+
+// byThread splits events (indices into evs, in program order within each
+// thread) into one sequence per thread.
+func byThread(evs []*Event, xs []int) [][]int {
+	var seqs [][]int
+	last := map[int]int{} // thread -> its sequence
+	for _, i := range xs {
+		t := evs[i].Thread
+		k, ok := last[t]
+		if !ok {
+			k = len(seqs)
+			last[t] = k
+			seqs = append(seqs, nil)
+		}
+		seqs[k] = append(seqs[k], i)
+	}
+	return seqs
+}
+
+// interleavings returns every merge of seqs that keeps each one's order.
+func interleavings(seqs [][]int) [][]int {
+	total := 0
+	for _, q := range seqs {
+		total += len(q)
+	}
+	var out [][]int
+	cur := make([]int, 0, total)
+	pos := make([]int, len(seqs))
+	var rec func()
+	rec = func() {
+		if len(cur) == total {
+			out = append(out, slices.Clone(cur))
+			return
+		}
+		for k, q := range seqs {
+			if pos[k] < len(q) {
+				cur = append(cur, q[pos[k]])
+				pos[k]++
+				rec()
+				pos[k]--
+				cur = cur[:len(cur)-1]
+			}
+		}
+	}
+	rec()
+	return out
 }
 
 func permutations(xs []int) [][]int {
