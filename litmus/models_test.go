@@ -85,7 +85,7 @@ func genTest(t *rapid.T) string {
 	for p := range threads {
 		fmt.Fprintf(&b, "P%d(int *x, int *y, spinlock_t *l)\n{\n", p)
 		ops := rapid.IntRange(1, 3).Draw(t, "ops")
-		var body, read []string                            // read: registers already loaded
+		var body, read []string // read: registers already loaded
 		reg := 0
 		newReg := func() string {
 			r := fmt.Sprintf("r%d", reg)
