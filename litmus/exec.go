@@ -121,6 +121,7 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	if tooMany {
 		return nil, &Unsupported{Line: 1, What: fmt.Sprintf("more than %d candidate executions", maxCandidates)}
 	}
+	slices.Sort(out.Flags) // herd7 prints them in this order
 	for _, s := range states {
 		out.States = append(out.States, *s)
 	}

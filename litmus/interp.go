@@ -389,7 +389,10 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 		in.fence(st, name, ann, line)
 		k(st, 0, nil)
 	case "barrier":
-		k(st, 0, nil) // a compiler barrier: no event
+		// A compiler barrier: no CPU ordering, but the LKMM's barrier
+		// relation counts it when it judges mixed plain and marked accesses.
+		in.fence(st, name, "barrier", line)
+		k(st, 0, nil)
 	case "xchg", "atomic_xchg":
 		ptrArg(args[0], false, func(st *tstate, loc int, addr []int) {
 			withValue(st, args[1], func(st *tstate, v Value, deps []int) {

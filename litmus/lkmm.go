@@ -4,7 +4,8 @@ import "slices"
 
 // The Linux-kernel memory model, from the kernel's
 // tools/memory-model/linux-kernel.cat, .bell, .def and lock.cat (the
-// herd7 model, as in the kernel of late 2026) and
+// herd7 model as herdtools7 carries it in late 2026: rmw-sequence in
+// cumul-fence and w-post-bounded, carry-dep in the bell) and
 // Documentation/explanation.txt, written as Go functions over an
 // execution's relations. Each relation below carries the cat file's name.
 // Plain accesses are left out of the Marked relations, checked by the
@@ -50,7 +51,10 @@ func (x *Execution) lkmm() *lkmm {
 	k.Acquire = mk(func(e *Event) bool { return e.Ann == "acquire" || (e.Kind == Read && e.Ann == "lock") })
 	k.Release = mk(func(e *Event) bool { return e.Ann == "release" || e.Ann == "unlock" })
 	k.Noreturn = mk(func(e *Event) bool { return e.Kind == Read && e.Ann == "noreturn" })
-	k.RMW = mk(func(e *Event) bool { return e.RMW >= 0 })
+	// The bell's RMW: every event of a read-modify-write instruction, the
+	// lone read of one that failed included (a failed trylock is a lock
+	// operation, not an RMW instruction).
+	k.RMW = mk(func(e *Event) bool { return e.RMW >= 0 || e.Failed && e.Ann != "lock-failed" })
 	k.LKR = mk(func(e *Event) bool { return e.Kind == Read && e.Ann == "lock" })
 	k.LKW = mk(func(e *Event) bool { return e.Kind == Write && e.Ann == "lock" })
 	k.UL = mk(func(e *Event) bool { return e.Ann == "unlock" })
@@ -80,6 +84,10 @@ func (x *Execution) lkmm() *lkmm {
 		}
 		k.id[i][i] = true
 	}
+	// The bell's carry-dep: a dependency carried through a store the
+	// thread reads back, plain or marked, (data ; rfi)* before each kind.
+	carry := k.star(seq(k.data, k.inner(k.rf)))
+	k.addr, k.ctrl, k.data = seq(carry, k.addr), seq(carry, k.ctrl), seq(carry, k.data)
 	return k
 }
 
@@ -258,9 +266,12 @@ func (LKMM) Check(x *Execution) string {
 	toR := or(k.addr, seq(dep, marked, rfi))
 	ppo := or(toR, toW, fence, k.inner(poUnlockLockPo))
 
-	// Propagation from releases and strong fences.
+	// Propagation from releases and strong fences; a store carries what
+	// it propagates to the read-modify-writes that read it in turn
+	// (rmw-sequence).
 	aCumul := func(r rel) rel { return seq(k.opt(seq(rfe, marked)), r) }
-	cumulFence := seq(marked, or(aCumul(or(strongFence, poRel)), wmb, poUnlockLockPo), marked)
+	rmwSequence := k.star(seq(k.rf, k.rmw))
+	cumulFence := seq(marked, or(aCumul(or(strongFence, poRel)), wmb, poUnlockLockPo), marked, rmwSequence)
 	prop := seq(marked, k.opt(k.ext(overwrite)), k.star(cumulFence), marked, k.opt(rfe), marked)
 
 	// Happens before.
@@ -288,6 +299,11 @@ func (LKMM) Check(x *Execution) string {
 	if !slices.Contains(k.Plain, true) {
 		return ""
 	}
+	// A plain store and a marked access to one variable on one CPU with
+	// nothing between them that the compiler must respect.
+	if nonEmpty(k.mixedAccesses()) {
+		x.Flags = append(x.Flags, "mixed-accesses")
+	}
 	// Plain accesses: what they may see, and the races between them.
 	// From here on fence and strong-fence include rcu-fence, as in the
 	// cat file's later definitions.
@@ -297,7 +313,7 @@ func (LKMM) Check(x *Execution) string {
 	notNoreturn := k.only(not(k.Noreturn))
 	wPre := seq(marked, k.opt(or(k.addr, fence2)))
 	rPre := seq(marked, k.opt(or(k.addr, nonrwFence, seq(r4rmb, k.fencerel("rmb"), notNoreturn))))
-	wPost := seq(k.opt(fence2), marked)
+	wPost := seq(k.opt(fence2), marked, rmwSequence)
 	rPost := seq(k.opt(or(nonrwFence, seq(notNoreturn, k.fencerel("rmb"), r4rmb))), marked)
 	wwVis := or(fence2, seq(strong2, xbstar, wPre), seq(wPost, vis, wPre))
 	wrVis := or(fence2, seq(strong2, xbstar, rPre), seq(wPost, vis, rPre))
@@ -331,6 +347,25 @@ func (LKMM) Check(x *Execution) string {
 		x.Flags = append(x.Flags, "data-race")
 	}
 	return ""
+}
+
+// mixedAccesses is the cat file's mixed-accesses: a plain store and a
+// marked access of one variable in program order, in either order, with
+// no barrier between (a compiler barrier, a fence, an acquire before or a
+// release after, RCU's markers).
+func (k *lkmm) mixedAccesses() rel {
+	fenceKinds := set(make([]bool, k.n))
+	for i, e := range k.x.Events {
+		switch e.Ann {
+		case "barrier", "rmb", "wmb", "mb", "sync-rcu", "before-atomic", "after-atomic", "rcu-lock", "rcu-unlock":
+			fenceKinds[i] = e.Kind == Fence
+		}
+		fenceKinds[i] = fenceKinds[i] || k.Acquire[i] || k.Release[i]
+	}
+	barrier := or(seq(k.po, k.only(fenceKinds), k.po), seq(k.po, k.only(k.Release)), seq(k.only(k.Acquire), k.po))
+	plainW, marked := k.only(both(k.Plain, k.W)), k.only(k.Marked)
+	loc := minus(k.poLoc(), barrier)
+	return or(seq(plainW, loc, marked), seq(marked, loc, plainW))
 }
 
 // fences is the set of fence events of kind ann.
