@@ -353,14 +353,21 @@ func (LKMM) Check(x *Execution) string {
 // marked access of one variable in program order, in either order, with
 // no barrier between (a compiler barrier, a fence, an acquire before or a
 // release after, RCU's markers).
+//
+// herd7 tags a fully ordered RMW's own read and write Mb, where this
+// engine puts two smp_mb() fences around it; for this relation the RMW's
+// events stand between other accesses, its fences do not.
 func (k *lkmm) mixedAccesses() rel {
 	fenceKinds := set(make([]bool, k.n))
 	for i, e := range k.x.Events {
 		switch e.Ann {
-		case "barrier", "rmb", "wmb", "mb", "sync-rcu", "before-atomic", "after-atomic", "rcu-lock", "rcu-unlock":
+		case "barrier", "rmb", "wmb", "sync-rcu", "before-atomic", "after-atomic", "rcu-lock", "rcu-unlock":
 			fenceKinds[i] = e.Kind == Fence
+		case "mb":
+			fenceKinds[i] = e.Kind == Fence && (e.Op == "smp_mb" || e.Op == "smp_store_mb")
 		}
-		fenceKinds[i] = fenceKinds[i] || k.Acquire[i] || k.Release[i]
+		fullRMW := e.RMW >= 0 && e.Ann != "noreturn" && e.Ann != "lock" && Ordering(e.Op) == ""
+		fenceKinds[i] = fenceKinds[i] || fullRMW || k.Acquire[i] || k.Release[i]
 	}
 	barrier := or(seq(k.po, k.only(fenceKinds), k.po), seq(k.po, k.only(k.Release)), seq(k.only(k.Acquire), k.po))
 	plainW, marked := k.only(both(k.Plain, k.W)), k.only(k.Marked)
