@@ -169,16 +169,16 @@ func (p *program) incoherentWitness(paths [][]path, m Model) string {
 	return why
 }
 
-// supported refuses what the model does not judge exactly yet: SRCU, and
-// RCU's read-side critical sections and grace periods except under the
-// LKMM (rcu_dereference and rcu_assign_pointer are a load and a release
-// store everywhere).
+// supported refuses what the model does not judge: RCU's and SRCU's
+// read-side critical sections and grace periods except under the LKMM
+// (rcu_dereference and rcu_assign_pointer are a load and a release store
+// everywhere).
 func (p *program) supported(m Model) error {
 	var err error
 	for _, pr := range p.test.Procs {
 		walkCalls(pr.Body, func(c *Call) {
 			rcu := strings.Contains(c.Fun, "rcu") && c.Fun != "rcu_dereference" && c.Fun != "rcu_assign_pointer"
-			if err == nil && (strings.Contains(c.Fun, "srcu") || rcu && m.Name() != "lkmm") {
+			if err == nil && rcu && m.Name() != "lkmm" {
 				err = &Unsupported{Line: c.Line, What: fmt.Sprintf("%s() under the %s model", c.Fun, m.Name())}
 			}
 		})

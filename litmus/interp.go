@@ -388,6 +388,27 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 			"rcu_read_lock": "rcu-lock", "rcu_read_unlock": "rcu-unlock", "synchronize_rcu": "sync-rcu", "synchronize_rcu_expedited": "sync-rcu"}[name]
 		in.fence(st, name, ann, line)
 		k(st, 0, nil)
+	case "srcu_read_lock", "srcu_down_read":
+		// A load of the srcu_struct: its value (an index) goes to the
+		// unlock that ends the section, which is how the LKMM pairs them.
+		ptrArg(args[0], false, func(st *tstate, loc int, addr []int) { in.read(st, loc, addr, name, "srcu-lock", line, k) })
+	case "srcu_read_unlock", "srcu_up_read":
+		ptrArg(args[0], false, func(st *tstate, loc int, addr []int) {
+			withValue(st, args[1], func(st *tstate, v Value, deps []int) {
+				in.write(st, loc, v, addr, deps, name, "srcu-unlock", line)
+				k(st, 0, nil)
+			})
+		})
+	case "synchronize_srcu", "synchronize_srcu_expedited":
+		// A grace period of one srcu_struct: a fence with a location.
+		ptrArg(args[0], false, func(st *tstate, loc int, _ []int) {
+			in.fence(st, name, "sync-srcu", line)
+			st.events[len(st.events)-1].Loc = loc
+			k(st, 0, nil)
+		})
+	case "smp_mb__after_srcu_read_unlock":
+		in.fence(st, name, "after-srcu-read-unlock", line)
+		k(st, 0, nil)
 	case "barrier":
 		// A compiler barrier: no CPU ordering, but the LKMM's barrier
 		// relation counts it when it judges mixed plain and marked accesses.

@@ -10,8 +10,7 @@ import "slices"
 // execution's relations. Each relation below carries the cat file's name.
 // Plain accesses are left out of the Marked relations, checked by the
 // plain-coherence axiom, and an allowed execution with a data race carries
-// the data-race flag. Not modelled yet: SRCU (tests that use it are
-// refused as unsupported).
+// the data-race flag.
 
 // LKMM is the Linux-kernel memory model.
 type LKMM struct{}
@@ -27,8 +26,10 @@ type lkmm struct {
 	n int
 	// Event classes.
 	R, W, M, IW, Plain, Marked, Acquire, Release, Noreturn, RMW, LKR, LKW, UL set
-	// Base relations.
-	po, rf, co, fr, rmw, addr, data, ctrl, intl, extl, id rel
+	SrcuLock, SrcuUnlock, SyncSrcu                                            set
+	// Base relations; rawData is data before the bell's carry-dep, which
+	// srcu-rscs is defined with.
+	po, rf, co, fr, rmw, addr, data, ctrl, rawData, intl, extl, id, loc rel
 }
 
 func (x *Execution) lkmm() *lkmm {
@@ -58,10 +59,13 @@ func (x *Execution) lkmm() *lkmm {
 	k.LKR = mk(func(e *Event) bool { return e.Kind == Read && e.Ann == "lock" })
 	k.LKW = mk(func(e *Event) bool { return e.Kind == Write && e.Ann == "lock" })
 	k.UL = mk(func(e *Event) bool { return e.Ann == "unlock" })
+	k.SrcuLock = mk(func(e *Event) bool { return e.Ann == "srcu-lock" })
+	k.SrcuUnlock = mk(func(e *Event) bool { return e.Ann == "srcu-unlock" })
+	k.SyncSrcu = mk(func(e *Event) bool { return e.Kind == Fence && e.Ann == "sync-srcu" })
 
 	k.po, k.rf, k.co, k.fr = x.po(), x.rf(), x.co(), x.fr()
 	k.rmw, k.addr, k.data, k.ctrl = newRel(n), newRel(n), newRel(n), newRel(n)
-	k.intl, k.extl, k.id = newRel(n), newRel(n), newRel(n)
+	k.intl, k.extl, k.id, k.loc = newRel(n), newRel(n), newRel(n), newRel(n)
 	global := map[[2]int]int{} // (thread, index) -> event
 	for i, e := range x.Events {
 		global[[2]int{e.Thread, e.Index}] = i
@@ -81,12 +85,16 @@ func (x *Execution) lkmm() *lkmm {
 		for j, f := range x.Events {
 			same := e.Thread >= 0 && e.Thread == f.Thread
 			k.intl[i][j], k.extl[i][j] = same, !same && i != j
+			// Accesses, and SRCU grace periods, have a location.
+			located := func(i int, e *Event) bool { return k.M[i] || k.SyncSrcu[i] }
+			k.loc[i][j] = located(i, e) && located(j, f) && e.Loc == f.Loc
 		}
 		k.id[i][i] = true
 	}
 	// The bell's carry-dep: a dependency carried through a store the
 	// thread reads back, plain or marked, (data ; rfi)* before each kind.
-	carry := k.star(seq(k.data, k.inner(k.rf)))
+	k.rawData = k.data
+	carry := k.star(seq(k.data, k.only(not(k.SrcuUnlock)), k.inner(k.rf)))
 	k.addr, k.ctrl, k.data = seq(carry, k.addr), seq(carry, k.ctrl), seq(carry, k.data)
 	return k
 }
@@ -252,8 +260,9 @@ func (LKMM) Check(x *Execution) string {
 		seq(M, k.opt(k.po), rmwSet, k.fencerel("after-atomic"), M),
 		seq(M, k.opt(k.po), lkw, k.fencerel("after-spinlock"), M),
 		seq(M, k.po, ul, or(k.co, k.po), lkw, k.fencerel("after-unlock-lock"), M),
+		seq(M, k.opt(k.po), k.only(k.SrcuUnlock), k.fencerel("after-srcu-read-unlock"), M),
 	)
-	gp := seq(k.po, k.only(k.fences("sync-rcu")), k.opt(k.po))
+	gp := seq(k.po, k.only(or1(k.fences("sync-rcu"), k.SyncSrcu)), k.opt(k.po))
 	strongFence := or(mb, gp)
 	nonrwFence := or(strongFence, poRel, acqPo)
 	fence := or(nonrwFence, wmb, rmb)
@@ -287,7 +296,7 @@ func (LKMM) Check(x *Execution) string {
 	// RCU: a grace period and a read-side critical section, joined by
 	// rcu-link, order like a strong fence between CPUs.
 	rb, rcuFence := k.empty(), k.empty()
-	if slices.Contains(k.fences("sync-rcu"), true) { // else rcu-order is empty
+	if slices.Contains(or1(k.fences("sync-rcu"), k.SyncSrcu), true) { // else rcu-order is empty
 		rcuFence = k.rcuFence(hb, pb, prop)
 		rb = seq(prop, rcuFence, k.star(hb), k.star(pb), marked)
 		for i := range rb {
@@ -296,6 +305,7 @@ func (LKMM) Check(x *Execution) string {
 			}
 		}
 	}
+	x.Flags = append(x.Flags, k.rcuFlags()...)
 	if !slices.Contains(k.Plain, true) {
 		return ""
 	}
@@ -361,13 +371,13 @@ func (k *lkmm) mixedAccesses() rel {
 	fenceKinds := set(make([]bool, k.n))
 	for i, e := range k.x.Events {
 		switch e.Ann {
-		case "barrier", "rmb", "wmb", "sync-rcu", "before-atomic", "after-atomic", "rcu-lock", "rcu-unlock":
+		case "barrier", "rmb", "wmb", "sync-rcu", "sync-srcu", "before-atomic", "after-atomic", "rcu-lock", "rcu-unlock":
 			fenceKinds[i] = e.Kind == Fence
 		case "mb":
 			fenceKinds[i] = e.Kind == Fence && (e.Op == "smp_mb" || e.Op == "smp_store_mb")
 		}
 		fullRMW := e.RMW >= 0 && e.Ann != "noreturn" && e.Ann != "lock" && Ordering(e.Op) == ""
-		fenceKinds[i] = fenceKinds[i] || fullRMW || k.Acquire[i] || k.Release[i]
+		fenceKinds[i] = fenceKinds[i] || fullRMW || k.Acquire[i] || k.Release[i] || k.SrcuLock[i] || k.SrcuUnlock[i]
 	}
 	barrier := or(seq(k.po, k.only(fenceKinds), k.po), seq(k.po, k.only(k.Release)), seq(k.only(k.Acquire), k.po))
 	plainW, marked := k.only(both(k.Plain, k.W)), k.only(k.Marked)
@@ -403,19 +413,93 @@ func (k *lkmm) rcuRscs() rel {
 	return r
 }
 
+// rcuFlags are the bell's checks of RCU and SRCU use: a lock or unlock
+// with no partner, an SRCU unlock ending more than one section, a
+// synchronize_srcu() inside an RCU read-side critical section (it sleeps),
+// and an SRCU section whose unlock is not given its lock's value.
+func (k *lkmm) rcuFlags() []string {
+	var flags []string
+	rcuLock, rcuUnlock := k.fences("rcu-lock"), k.fences("rcu-unlock")
+	rscs := k.rcuRscs()
+	if slices.Contains(rcuLock, true) || slices.Contains(rcuUnlock, true) {
+		if !subset(rcuLock, domain(rscs)) {
+			flags = append(flags, "unmatched-rcu-lock")
+		}
+		if !subset(rcuUnlock, rangeOf(rscs)) {
+			flags = append(flags, "unmatched-rcu-unlock")
+		}
+	}
+	if !slices.Contains(or1(or1(k.SrcuLock, k.SrcuUnlock), k.SyncSrcu), true) {
+		return flags
+	}
+	srscs := k.srcuRscs()
+	if !subset(k.SrcuLock, domain(srscs)) {
+		flags = append(flags, "unmatched-srcu-lock")
+	}
+	if !subset(k.SrcuUnlock, rangeOf(srscs)) {
+		flags = append(flags, "unmatched-srcu-unlock")
+	}
+	if nonEmpty(minus(seq(transpose(srscs), srscs), k.id)) {
+		flags = append(flags, "multiple-srcu-matches")
+	}
+	if nonEmpty(and(rscs, seq(k.po, k.only(k.SyncSrcu), k.po))) {
+		flags = append(flags, "invalid-sleep")
+	}
+	for i := range srscs {
+		for j, in := range srscs[i] {
+			if in && k.x.Events[i].Val != k.x.Events[j].Val {
+				flags = append(flags, "srcu-bad-value-match")
+				return flags
+			}
+		}
+	}
+	return flags
+}
+
+func domain(r rel) set {
+	s := make(set, len(r))
+	for i := range r {
+		s[i] = slices.Contains(r[i], true)
+	}
+	return s
+}
+
+func rangeOf(r rel) set { return domain(transpose(r)) }
+
+// subset reports whether every member of a is in b.
+func subset(a, b set) bool {
+	for i := range a {
+		if a[i] && !b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// srcuRscs pairs each srcu_read_lock() with the srcu_read_unlock() of the
+// same srcu_struct that its value reaches, through registers and through
+// memory (the bell's srcu-rscs and carry-srcu-data).
+func (k *lkmm) srcuRscs() rel {
+	carry := k.star(seq(k.rawData, k.only(not(k.SrcuUnlock)), k.rf))
+	return and(seq(k.only(k.SrcuLock), carry, k.rawData, k.only(k.SrcuUnlock)), k.loc)
+}
+
 // rcuFence is po ; rcu-order ; po?, where rcu-order is the least relation
 // closed under the cat file's rules: any sequence of grace periods and
 // read-side critical sections joined by rcu-link, with at least as many
-// grace periods as critical sections.
+// grace periods as critical sections; an SRCU grace period counts against
+// the critical sections of its own srcu_struct only (& loc).
 func (k *lkmm) rcuFence(hb, pb, prop rel) rel {
-	gp := k.only(k.fences("sync-rcu"))
-	rscsi := transpose(k.rcuRscs())
+	gp, sgp := k.only(k.fences("sync-rcu")), k.only(k.SyncSrcu)
+	rscsi, srscsi := transpose(k.rcuRscs()), transpose(k.srcuRscs())
 	link := seq(k.opt(k.po), k.star(hb), k.star(pb), prop, k.po)
-	order := or(gp, seq(gp, link, rscsi), seq(rscsi, link, gp))
+	order := or(gp, sgp,
+		seq(gp, link, rscsi), and(seq(sgp, link, srscsi), k.loc),
+		seq(rscsi, link, gp), and(seq(srscsi, link, sgp), k.loc))
 	for {
 		next := or(order,
-			seq(gp, link, order, link, rscsi),
-			seq(rscsi, link, order, link, gp),
+			seq(gp, link, order, link, rscsi), and(seq(sgp, link, order, link, srscsi), k.loc),
+			seq(rscsi, link, order, link, gp), and(seq(srscsi, link, order, link, sgp), k.loc),
 			seq(order, link, order))
 		if equal(next, order) {
 			break
@@ -423,6 +507,15 @@ func (k *lkmm) rcuFence(hb, pb, prop rel) rel {
 		order = next
 	}
 	return seq(k.po, order, k.opt(k.po))
+}
+
+// or1 is the union of two sets.
+func or1(a, b set) set {
+	out := make(set, len(a))
+	for i := range a {
+		out[i] = a[i] || b[i]
+	}
+	return out
 }
 
 func transpose(r rel) rel {
