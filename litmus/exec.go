@@ -536,7 +536,7 @@ func (p *program) stateText(locs []Loc, x *Execution) string {
 		if l.Proc >= 0 {
 			fmt.Fprintf(&b, "%d:%s=%s; ", l.Proc, l.Name, p.show(v))
 		} else {
-			fmt.Fprintf(&b, "%s=%s; ", l.Name, p.show(v))
+			fmt.Fprintf(&b, "[%s]=%s; ", l.Name, p.show(v)) // herd7 brackets shared variables
 		}
 	}
 	return strings.TrimSpace(b.String())

@@ -10,7 +10,7 @@ import (
 func PropString(p Prop) string {
 	switch q := p.(type) {
 	case *Eq:
-		loc := q.Loc.Name
+		loc := "[" + q.Loc.Name + "]" // a shared variable, as herd7 writes it
 		if q.Loc.Proc >= 0 {
 			loc = fmt.Sprintf("%d:%s", q.Loc.Proc, q.Loc.Name)
 		}
@@ -49,17 +49,28 @@ func (o *Outcome) Agrees() (agrees, ok bool) {
 // condition no allowed execution reaches is forbidden.
 func (o *Outcome) Write(w io.Writer, explain bool) {
 	t := o.Test
-	fmt.Fprintf(w, "Test %s Allowed (model %s)\n", t.Name, o.Model)
+	// herd7's words for the three quantifiers; Ok says the condition
+	// holds as quantified, and the witnesses count the executions that
+	// bear it out (for ~exists, those where the proposition is false),
+	// while the Observation line counts the proposition itself.
+	kind, holds, pos, neg := "Allowed", o.Positive > 0, o.Positive, o.Negative
+	switch t.Final.Quant {
+	case NotExists:
+		kind, holds, pos, neg = "Forbidden", o.Positive == 0, o.Negative, o.Positive
+	case Forall:
+		kind, holds = "Required", o.Negative == 0
+	}
+	fmt.Fprintf(w, "Test %s %s (model %s)\n", t.Name, kind, o.Model)
 	fmt.Fprintf(w, "States %d\n", len(o.States))
 	for _, s := range o.States {
 		fmt.Fprintf(w, "%s\n", s.Text)
 	}
-	if o.Positive > 0 {
+	if holds {
 		fmt.Fprintln(w, "Ok")
 	} else {
 		fmt.Fprintln(w, "No")
 	}
-	fmt.Fprintf(w, "Witnesses\nPositive: %d Negative: %d\n", o.Positive, o.Negative)
+	fmt.Fprintf(w, "Witnesses\nPositive: %d Negative: %d\n", pos, neg)
 	fmt.Fprintf(w, "Condition %s %s\n", t.Final.Quant, PropString(t.Final.Prop))
 	for _, f := range o.Flags {
 		fmt.Fprintf(w, "Flag %s\n", f)
