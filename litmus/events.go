@@ -35,7 +35,9 @@ type Event struct {
 	// (READ_ONCE, smp_store_release, xchg_acquire, spin_lock, smp_mb, ...);
 	// Ann is its ordering annotation: once, acquire, release, plain, mb,
 	// wmb, rmb, before-atomic, after-atomic, after-spinlock, rcu-lock,
-	// rcu-unlock, sync-rcu, lock, unlock, noreturn (a void atomic).
+	// rcu-unlock, sync-rcu, lock, lock-failed (a failed trylock), unlock,
+	// islocked (spin_is_locked), noreturn (a void atomic), srcu-lock,
+	// srcu-unlock, sync-srcu, after-srcu-read-unlock, barrier.
 	Op, Ann string
 	// RMW pairs the read and the write of one atomic read-modify-write
 	// (the index of the other, or -1); Failed marks the lone read of a

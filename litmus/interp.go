@@ -507,7 +507,7 @@ func (in *interp) call(st *tstate, x *Call, k func(*tstate, Value, []int)) {
 		})
 	case "spin_is_locked":
 		ptrArg(args[0], false, func(st *tstate, loc int, addr []int) {
-			in.read(st, loc, addr, name, "once", line, func(st *tstate, v Value, _ []int) { k(st, boolValue(v != 0), nil) })
+			in.read(st, loc, addr, name, "islocked", line, func(st *tstate, v Value, _ []int) { k(st, boolValue(v != 0), nil) })
 		})
 	default:
 		in.fail(line, "%s()", name)

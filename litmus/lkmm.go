@@ -306,6 +306,7 @@ func (LKMM) Check(x *Execution) string {
 		}
 	}
 	x.Flags = append(x.Flags, k.rcuFlags()...)
+	x.Flags = append(x.Flags, k.lockFlags()...)
 	if !slices.Contains(k.Plain, true) {
 		return ""
 	}
@@ -450,6 +451,50 @@ func (k *lkmm) rcuFlags() []string {
 			if in && k.x.Events[i].Val != k.x.Events[j].Val {
 				flags = append(flags, "srcu-bad-value-match")
 				return flags
+			}
+		}
+	}
+	return flags
+}
+
+// lockFlags are lock.cat's checks of how a test uses its locks: ordinary
+// accesses to a lock or srcu_struct, an unlock of a lock the thread does
+// not hold, and a lock's final value observed.
+func (k *lkmm) lockFlags() []string {
+	allLocks := make(set, k.n)
+	for i, e := range k.x.Events {
+		switch e.Ann {
+		case "lock", "lock-failed", "unlock", "islocked", "srcu-lock", "srcu-unlock", "sync-srcu":
+			allLocks[i] = true
+		}
+	}
+	if !slices.Contains(allLocks, true) {
+		return nil
+	}
+	var flags []string
+	mixed := false
+	for i := range k.n {
+		for j := range k.n {
+			mixed = mixed || k.M[i] && !k.IW[i] && !allLocks[i] && allLocks[j] && k.loc[i][j]
+		}
+	}
+	if mixed {
+		flags = append(flags, "mixed-lock-accesses")
+	}
+	// critical: each lock write to the unlock that ends its section.
+	poLoc, lkw, ul := k.poLoc(), k.only(k.LKW), k.only(k.UL)
+	critical := minus(seq(lkw, poLoc, ul), seq(poLoc, k.only(or1(k.LKW, k.UL)), poLoc))
+	if !subset(k.UL, rangeOf(critical)) {
+		flags = append(flags, "unmatched-unlock")
+	}
+	for _, l := range k.x.p.observed() {
+		v, ok := k.x.p.varIdx[l.Name]
+		if l.Proc >= 0 || !ok {
+			continue
+		}
+		for i, e := range k.x.Events {
+			if allLocks[i] && (k.M[i] || k.SyncSrcu[i]) && e.Loc == v {
+				return append(flags, "lock-final")
 			}
 		}
 	}
