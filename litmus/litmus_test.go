@@ -147,6 +147,23 @@ func TestDeadlockResult(t *testing.T) {
 	assert.False(t, agrees, "an execution completes: no deadlock")
 }
 
+// lock.cat's flags, as herd7 prints them for these three tests: an
+// ordinary read of a lock and an unlock of a lock not held; the final
+// value of a lock observed.
+func TestLockFlags(t *testing.T) {
+	for src, want := range map[string][]string{
+		"C lf\n{}\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); spin_unlock(s); }\nP1(spinlock_t *s, int *x) { int r0; r0 = READ_ONCE(*s); spin_unlock(s); }\nexists (x=1)\n": {"mixed-lock-accesses", "unmatched-unlock"},
+		"C lf2\n{}\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); spin_unlock(s); }\nexists (s=0)\n":                                                                           {"lock-final"},
+		"C ok\n{}\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); spin_unlock(s); }\nexists (x=1)\n":                                                                            nil,
+	} {
+		tst, err := Parse(src)
+		require.NoError(t, err)
+		out, err := Run(tst, LKMM{})
+		require.NoError(t, err)
+		assert.Equal(t, want, out.Flags, tst.Name)
+	}
+}
+
 // FuzzParse: the reader never panics, and refuses with one line.
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"MP+release+acquire.litmus", "everything.litmus"} {
