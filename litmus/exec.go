@@ -81,7 +81,7 @@ func Run(t *Test, m Model) (*Outcome, error) {
 	observed := p.observed()
 	count := 0
 	var tooMany bool
-	p.candidates(paths, true, func(x *Execution) bool {
+	p.candidates(paths, coherentAtomic, func(x *Execution) bool {
 		count++
 		if count > maxCandidates {
 			tooMany = true
@@ -152,7 +152,7 @@ const explainBudget = 1 << 16
 // found within explainBudget candidates, or else by what is known.
 func (p *program) incoherentWitness(paths [][]path, m Model) string {
 	why, count := "", 0
-	p.candidates(paths, false, func(x *Execution) bool {
+	p.candidates(paths, everyCandidate, func(x *Execution) bool {
 		if count++; count > explainBudget {
 			why = "no candidate execution whose reads and writes keep each thread's program order on a variable reaches it"
 			return false
@@ -250,7 +250,7 @@ func (p *program) domainAndPaths() ([][]path, error) {
 			next[i] = slices.Clone(dom[i])
 		}
 		seen, grew := 0, false
-		p.candidates(paths, true, func(x *Execution) bool {
+		p.candidates(paths, coherentOnly, func(x *Execution) bool {
 			seen++
 			for _, e := range x.Events {
 				if e.Kind == Write && !slices.Contains(next[e.Loc], e.Val) {
@@ -274,17 +274,32 @@ func (p *program) domainAndPaths() ([][]path, error) {
 	return nil, &Unsupported{Line: 1, What: "the values written do not settle (a value grows with every write)"}
 }
 
-// candidates calls yield with every candidate execution, until it
-// returns false. With coherent, it leaves out the candidates that break
-// coherence within one thread, which every model forbids (acyclic po-loc |
-// com): a read reading a write its own thread makes after it, and a
-// variable's writes of one thread out of program order in co. Their number
-// grows with the factorial of a variable's writes (lock words most of
-// all), so the models only ever see the others.
-func (p *program) candidates(paths [][]path, coherent bool, yield func(*Execution) bool) {
+// pruning is which candidates are never built, all of them ones that
+// every model forbids.
+type pruning int
+
+const (
+	everyCandidate pruning = iota
+	// coherentOnly leaves out the candidates that break coherence within
+	// one thread (acyclic po-loc | com): a read reading a write its own
+	// thread makes after it, and a variable's writes of one thread out of
+	// program order in co. Their number grows with the factorial of a
+	// variable's writes (lock words most of all).
+	coherentOnly
+	// coherentAtomic also has each read-modify-write read the write just
+	// before its own in co: a write between them would be another CPU's
+	// (atomicity forbids it) or its own CPU's (coherence forbids it). The
+	// values of the domain are found with coherentOnly: its candidates
+	// read values that later rounds make consistent.
+	coherentAtomic
+)
+
+// candidates calls yield with every candidate execution that prune
+// keeps, until it returns false.
+func (p *program) candidates(paths [][]path, prune pruning, yield func(*Execution) bool) {
 	choice := make([]int, len(paths))
 	for {
-		if !p.withPaths(paths, choice, coherent, yield) {
+		if !p.withPaths(paths, choice, prune, yield) {
 			return
 		}
 		i := 0
@@ -302,7 +317,8 @@ func (p *program) candidates(paths [][]path, coherent bool, yield func(*Executio
 }
 
 // withPaths enumerates rf and co for one path of each thread.
-func (p *program) withPaths(paths [][]path, choice []int, coherent bool, yield func(*Execution) bool) bool {
+func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield func(*Execution) bool) bool {
+	coherent, atomic := prune >= coherentOnly, prune == coherentAtomic
 	x := &Execution{p: p}
 	for i, v := range p.init {
 		x.Events = append(x.Events, &Event{Thread: -1, Kind: Write, Loc: i, Val: v, Op: "init", Ann: "once", RMW: -1})
@@ -358,17 +374,38 @@ func (p *program) withPaths(paths [][]path, choice []int, coherent bool, yield f
 		}
 	}
 	x.coPos = make([]int, n)
-	return product(len(reads), func(i int) int { return len(sources[i]) }, func(rc []int) bool {
-		for k, r := range reads {
-			x.RF[r] = sources[k][rc[k]]
+	// co is chosen first; under coherentAtomic a read-modify-write's read
+	// follows from it, and only the other reads choose their source.
+	var free []int // indices into reads that choose a source
+	for k, r := range reads {
+		if !atomic || x.Events[r].RMW < 0 {
+			free = append(free, k)
 		}
-		return product(len(p.vars), func(v int) int { return len(orders[v]) }, func(oc []int) bool {
-			x.CO = make([][]int, len(p.vars))
-			for v := range p.vars {
-				x.CO[v] = append([]int{v}, orders[v][oc[v]]...)
-				for k, w := range x.CO[v] {
-					x.coPos[w] = k
+	}
+	return product(len(p.vars), func(v int) int { return len(orders[v]) }, func(oc []int) bool {
+		x.CO = make([][]int, len(p.vars))
+		for v := range p.vars {
+			x.CO[v] = append([]int{v}, orders[v][oc[v]]...)
+			for k, w := range x.CO[v] {
+				x.coPos[w] = k
+			}
+		}
+		if atomic {
+			for _, r := range reads {
+				e := x.Events[r]
+				if e.RMW < 0 {
+					continue
 				}
+				w := x.CO[e.Loc][x.coPos[e.RMW]-1]
+				if x.Events[w].Val != e.Val {
+					return true // no such candidate under this co
+				}
+				x.RF[r] = w
+			}
+		}
+		return product(len(free), func(i int) int { return len(sources[free[i]]) }, func(rc []int) bool {
+			for i, k := range free {
+				x.RF[reads[k]] = sources[k][rc[i]]
 			}
 			return yield(x)
 		})
