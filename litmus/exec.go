@@ -358,6 +358,18 @@ func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield f
 		reads = append(reads, i)
 		sources = append(sources, ws)
 	}
+	if prune == coherentOnly {
+		// The domain's rounds want the values written, not the orders:
+		// one candidate stands for all when every read can be given a
+		// source without read-modify-writes reading each other round in a
+		// cycle (see rmwCycle), which holds when each read is grounded: it
+		// has a source that is not an RMW's write, or the write of an RMW
+		// whose read is grounded.
+		if !grounded(x, reads, sources) {
+			return true
+		}
+		return yield(x)
+	}
 	// Each variable's writes after its initial one, in every order.
 	writes := make([][]int, len(p.vars))
 	for j, w := range x.Events {
@@ -382,6 +394,23 @@ func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield f
 			free = append(free, k)
 		}
 	}
+	// Under coherentAtomic a read may not read a write co-before its own
+	// thread's latest write to the variable before it (po-loc ; fr would
+	// be a cycle). The domain's rounds keep such reads: a value the
+	// thread's own write makes is found by a round where later reads
+	// still take older values.
+	lastOwn := make([]int, len(reads))
+	for k, r := range reads {
+		lastOwn[k] = -1
+		e := x.Events[r]
+		for j := r - 1; j >= 0 && x.Events[j].Thread == e.Thread; j-- {
+			if w := x.Events[j]; w.Kind == Write && w.Loc == e.Loc {
+				lastOwn[k] = j
+				break
+			}
+		}
+	}
+	srcs := make([][]int, len(reads))
 	return product(len(p.vars), func(v int) int { return len(orders[v]) }, func(oc []int) bool {
 		x.CO = make([][]int, len(p.vars))
 		for v := range p.vars {
@@ -403,9 +432,20 @@ func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield f
 				x.RF[r] = w
 			}
 		}
-		return product(len(free), func(i int) int { return len(sources[free[i]]) }, func(rc []int) bool {
+		for _, k := range free {
+			srcs[k] = sources[k]
+			if l := lastOwn[k]; atomic && l >= 0 {
+				srcs[k] = nil
+				for _, w := range sources[k] {
+					if w == l || x.coPos[w] > x.coPos[l] {
+						srcs[k] = append(srcs[k], w)
+					}
+				}
+			}
+		}
+		return product(len(free), func(i int) int { return len(srcs[free[i]]) }, func(rc []int) bool {
 			for i, k := range free {
-				x.RF[reads[k]] = sources[k][rc[i]]
+				x.RF[reads[k]] = srcs[k][rc[i]]
 			}
 			return yield(x)
 		})
@@ -437,6 +477,31 @@ func product(n int, size func(int) int, f func([]int) bool) bool {
 			return true
 		}
 	}
+}
+
+// grounded reports whether every read can be given one of its sources so
+// that no read-modify-writes read each other's writes round in a cycle. In
+// a coherent, atomic execution rf ; rmw lies in co, which has no cycle;
+// the values such a cycle makes up grow without end (each RMW adding to
+// the last), while chains from a plain write or an initial value find
+// every value a real execution needs.
+func grounded(x *Execution, reads []int, sources [][]int) bool {
+	ok := make(map[int]bool, len(reads)) // grounded reads
+	for changed := true; changed; {
+		changed = false
+		for k, r := range reads {
+			if ok[r] {
+				continue
+			}
+			for _, w := range sources[k] {
+				if rr := x.Events[w].RMW; rr < 0 || ok[rr] {
+					ok[r], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	return len(ok) == len(reads)
 }
 
 // byThread splits events (indices into evs, in program order within each
