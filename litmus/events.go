@@ -3,6 +3,7 @@ package litmus
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Value is what a register or a shared variable holds: an integer, or the
@@ -109,6 +110,20 @@ func newProgram(t *Test) (*program, error) {
 			continue
 		}
 		p.init[p.varIdx[in.Name]] = v
+	}
+	// A spinlock starts unlocked whatever the init block gives it, as
+	// herd7's lock.cat has it (its lock events ignore the lock's value).
+	for _, pr := range t.Procs {
+		walkCalls(pr.Body, func(c *Call) {
+			if !strings.HasPrefix(c.Fun, "spin_") || len(c.Args) == 0 {
+				return
+			}
+			if id, ok := c.Args[0].(*Ident); ok {
+				if v, ok := p.varIdx[id.Name]; ok {
+					p.init[v] = 0
+				}
+			}
+		})
 	}
 	return p, nil
 }

@@ -151,10 +151,14 @@ const explainBudget = 1 << 16
 // the coherence cycle of a candidate left out that reaches it, when one is
 // found within explainBudget candidates, or else by what is known.
 func (p *program) incoherentWitness(paths [][]path, m Model) string {
+	const unknown = "no candidate execution whose reads and writes keep each thread's program order on a variable reaches it"
+	if p.manyOrders(paths) {
+		return unknown // the coherence orders alone are past the budget
+	}
 	why, count := "", 0
 	p.candidates(paths, everyCandidate, func(x *Execution) bool {
 		if count++; count > explainBudget {
-			why = "no candidate execution whose reads and writes keep each thread's program order on a variable reaches it"
+			why = unknown
 			return false
 		}
 		if (p.test.Filter == nil || p.eval(p.test.Filter, x)) && p.eval(p.test.Final.Prop, x) {
@@ -167,6 +171,39 @@ func (p *program) incoherentWitness(paths [][]path, m Model) string {
 		why = "no candidate execution reaches it: no write produces the values it needs"
 	}
 	return why
+}
+
+// manyOrders reports whether some path of a thread, with the longest of
+// every other thread's, writes one variable more times than explainBudget
+// orders can take: every order of them is built before any is looked at.
+func (p *program) manyOrders(paths [][]path) bool {
+	writes := make([]int, len(p.vars))
+	for _, ps := range paths {
+		most := make([]int, len(p.vars))
+		for _, pa := range ps {
+			n := make([]int, len(p.vars))
+			for _, e := range pa.events {
+				if e.Kind == Write {
+					n[e.Loc]++
+				}
+			}
+			for v := range n {
+				most[v] = max(most[v], n[v])
+			}
+		}
+		for v := range most {
+			writes[v] += most[v]
+		}
+	}
+	orders := 1
+	for _, w := range writes {
+		for k := 2; k <= w; k++ {
+			if orders *= k; orders > explainBudget {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // supported refuses what the model does not judge: RCU's and SRCU's
@@ -245,12 +282,22 @@ func (p *program) domainAndPaths() ([][]path, error) {
 			}
 			paths[i] = ps
 		}
+		// A thread with no path yet (its reads need values no round has
+		// found: a pointer not yet written, a lock not yet released) takes
+		// part as a thread that does nothing, so that the others' writes
+		// can still be found; the values grow, never shrink, by it.
+		round := slices.Clone(paths)
+		for i, ps := range round {
+			if len(ps) == 0 {
+				round[i] = []path{{regs: map[string]Value{}}}
+			}
+		}
 		next := make([][]Value, len(dom))
 		for i := range dom {
 			next[i] = slices.Clone(dom[i])
 		}
 		seen, grew := 0, false
-		p.candidates(paths, coherentOnly, func(x *Execution) bool {
+		p.candidates(round, coherentOnly, func(x *Execution) bool {
 			seen++
 			for _, e := range x.Events {
 				if e.Kind == Write && !slices.Contains(next[e.Loc], e.Val) {
@@ -297,6 +344,11 @@ const (
 // candidates calls yield with every candidate execution that prune
 // keeps, until it returns false.
 func (p *program) candidates(paths [][]path, prune pruning, yield func(*Execution) bool) {
+	for _, ps := range paths {
+		if len(ps) == 0 {
+			return // a thread that cannot run to its end: no execution
+		}
+	}
 	choice := make([]int, len(paths))
 	for {
 		if !p.withPaths(paths, choice, prune, yield) {

@@ -1,6 +1,7 @@
 package litmus
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,40 @@ func TestLockFlags(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, out.Flags, tst.Name)
 	}
+}
+
+// A thread whose every path needs a value no write has yet been found to
+// make (here a pointer the other thread publishes) still gets its
+// executions: the others' writes are found without it first.
+func TestThreadWaitingForAValue(t *testing.T) {
+	tst, err := Parse("C nullptr\n{ y=5; }\nP0(int **p, int *y) { WRITE_ONCE(*p, y); }\nP1(int **p) { int *r0; int r1; r0 = READ_ONCE(*p); r1 = READ_ONCE(*r0); }\nexists (1:r1=5)\n")
+	require.NoError(t, err)
+	for _, m := range []Model{SC{}, TSO{}, LKMM{}} {
+		out, err := Run(tst, m)
+		require.NoError(t, err)
+		assert.Equal(t, "Always", out.Observation, "herd7: Always 1 0, under %s", m.Name())
+		assert.Equal(t, 1, out.Positive)
+	}
+}
+
+// A spinlock starts unlocked whatever the init block gives it, as herd7
+// has it; and an outcome no execution reaches in a test of many lock
+// sections is explained without building every order of the lock's writes.
+func TestLocksAsHerdHasThem(t *testing.T) {
+	held, err := Parse("C held\n{ s=1; }\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); }\nexists (x=1)\n")
+	require.NoError(t, err)
+	out, err := Run(held, LKMM{})
+	require.NoError(t, err)
+	assert.Equal(t, "Always", out.Observation)
+	sections := "P%d(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, %d); spin_unlock(s); spin_lock(s); spin_unlock(s); }\n"
+	src := "C locks12\n{}\n" + fmt.Sprintf(sections, 0, 1) + fmt.Sprintf(sections, 1, 2) + fmt.Sprintf(sections, 2, 3) + "exists (x=42)\n"
+	many, err := Parse(src)
+	require.NoError(t, err)
+	out, err = Run(many, LKMM{})
+	require.NoError(t, err)
+	assert.Equal(t, "Never", out.Observation)
+	assert.Equal(t, 90, out.Negative, "herd7: Never 0 90")
+	assert.NotEmpty(t, out.Forbidden)
 }
 
 // FuzzParse: the reader never panics, and refuses with one line.
