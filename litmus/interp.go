@@ -153,8 +153,12 @@ func (in *interp) expr(st *tstate, x Expr, k func(st *tstate, v Value, deps []in
 		in.fail(x.Line, "%s is neither a register nor a variable", x.Name)
 	case *AddrOf:
 		id, ok := x.X.(*Ident)
+		if !ok {
+			in.fail(x.Line, "& of something other than a shared variable")
+			return
+		}
 		i, known := in.p.varIdx[id.Name]
-		if !ok || !known {
+		if !known {
 			in.fail(x.Line, "& of something other than a shared variable")
 			return
 		}

@@ -214,3 +214,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRun: a test the reader accepts is judged or refused with one line
+// under every model; the engine never panics on it.
+func FuzzRun(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "corpus", "*.litmus"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src))
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		tst, err := Parse(src)
+		if err != nil {
+			return
+		}
+		for _, m := range []Model{SC{}, TSO{}, LKMM{}} {
+			if _, err := Run(tst, m); err != nil && strings.Contains(err.Error(), "\n") {
+				t.Fatalf("a two-line error under %s: %q", m.Name(), err)
+			}
+		}
+	})
+}
