@@ -135,7 +135,9 @@ func Run(t *Test, m Model) (*Outcome, error) {
 		out.Observation = "Sometimes"
 	}
 	if out.Positive == 0 && out.Forbidden == "" {
-		out.Forbidden = p.incoherentWitness(paths, m)
+		if out.Forbidden, err = p.incoherentWitness(paths, m); err != nil {
+			return nil, err
+		}
 	}
 	if out.Positive > 0 {
 		out.Forbidden = ""
@@ -147,30 +149,39 @@ func Run(t *Test, m Model) (*Outcome, error) {
 // words an explanation and decides nothing.
 const explainBudget = 1 << 16
 
-// incoherentWitness explains an outcome no coherent candidate reaches: by
-// the coherence cycle of a candidate left out that reaches it, when one is
-// found within explainBudget candidates, or else by what is known.
-func (p *program) incoherentWitness(paths [][]path, m Model) string {
+// incoherentWitness explains an outcome no coherent, atomic candidate
+// reaches: by the coherence or atomicity cycle of a candidate left out
+// that reaches it, when one is found within explainBudget candidates, or
+// else by what is known. A left-out candidate the model allows would mean
+// the pruning dropped an execution: that is an error, not a verdict.
+func (p *program) incoherentWitness(paths [][]path, m Model) (string, error) {
 	const unknown = "no candidate execution whose reads and writes keep each thread's program order on a variable reaches it"
 	if p.manyOrders(paths) {
-		return unknown // the coherence orders alone are past the budget
+		return unknown, nil // the coherence orders alone are past the budget
 	}
 	why, count := "", 0
+	var err error
 	p.candidates(paths, everyCandidate, func(x *Execution) bool {
 		if count++; count > explainBudget {
 			why = unknown
 			return false
 		}
 		if (p.test.Filter == nil || p.eval(p.test.Filter, x)) && p.eval(p.test.Final.Prop, x) {
-			why = m.Check(x)
-			return why == ""
+			if why = m.Check(x); why == "" {
+				err = fmt.Errorf("internal error: %s allows a candidate execution the engine left out as incoherent", m.Name())
+				return false
+			}
+			return false
 		}
 		return true
 	})
+	if err != nil {
+		return "", err
+	}
 	if why == "" {
 		why = "no candidate execution reaches it: no write produces the values it needs"
 	}
-	return why
+	return why, nil
 }
 
 // manyOrders reports whether some path of a thread, with the longest of
@@ -321,19 +332,26 @@ func (p *program) domainAndPaths() ([][]path, error) {
 	return nil, &Unsupported{Line: 1, What: "the values written do not settle (a value grows with every write)"}
 }
 
-// pruning is which candidates are never built, all of them ones that
-// every model forbids.
+// pruning is which candidates are built: every one, only stand-ins for
+// the values they write, or those no axiom every model has (coherence,
+// atomicity) forbids.
 type pruning int
 
 const (
 	everyCandidate pruning = iota
-	// coherentOnly leaves out the candidates that break coherence within
-	// one thread (acyclic po-loc | com): a read reading a write its own
-	// thread makes after it, and a variable's writes of one thread out of
-	// program order in co. Their number grows with the factorial of a
-	// variable's writes (lock words most of all).
+	// coherentOnly is for the domain's rounds, which want only the values
+	// written: one stand-in candidate (no co, no rf) for each choice of
+	// paths in which every read can be given a source that is not a write
+	// its own thread makes after it, without read-modify-writes reading
+	// each other round in a cycle (see grounded).
 	coherentOnly
-	// coherentAtomic also has each read-modify-write read the write just
+	// coherentAtomic builds the candidates the models judge, leaving out
+	// those that break coherence within one thread (acyclic po-loc | com):
+	// a read reading a write its own thread makes after it, or one
+	// co-before its thread's latest write to the variable before it, and
+	// a variable's writes of one thread out of program order in co (their
+	// number grows with the factorial of a variable's writes, lock words
+	// most of all). Each read-modify-write also reads the write just
 	// before its own in co: a write between them would be another CPU's
 	// (atomicity forbids it) or its own CPU's (coherence forbids it). The
 	// values of the domain are found with coherentOnly: its candidates
@@ -414,7 +432,7 @@ func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield f
 		// The domain's rounds want the values written, not the orders:
 		// one candidate stands for all when every read can be given a
 		// source without read-modify-writes reading each other round in a
-		// cycle (see rmwCycle), which holds when each read is grounded: it
+		// cycle (see grounded), which holds when each read is grounded: it
 		// has a source that is not an RMW's write, or the write of an RMW
 		// whose read is grounded.
 		if !grounded(x, reads, sources) {

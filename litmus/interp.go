@@ -45,7 +45,6 @@ type interp struct {
 	dom    [][]Value // by variable
 	paths  []path
 	err    error
-	line   int
 }
 
 func (p *program) threadPaths(thread int, dom [][]Value) ([]path, error) {

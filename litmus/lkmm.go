@@ -86,8 +86,8 @@ func (x *Execution) lkmm() *lkmm {
 			same := e.Thread >= 0 && e.Thread == f.Thread
 			k.intl[i][j], k.extl[i][j] = same, !same && i != j
 			// Accesses, and SRCU grace periods, have a location.
-			located := func(i int, e *Event) bool { return k.M[i] || k.SyncSrcu[i] }
-			k.loc[i][j] = located(i, e) && located(j, f) && e.Loc == f.Loc
+			located := (k.M[i] || k.SyncSrcu[i]) && (k.M[j] || k.SyncSrcu[j])
+			k.loc[i][j] = located && e.Loc == f.Loc
 		}
 		k.id[i][i] = true
 	}
@@ -415,7 +415,7 @@ func (k *lkmm) rcuRscs() rel {
 }
 
 // rcuFlags are the bell's checks of RCU and SRCU use: a lock or unlock
-// with no partner, an SRCU unlock ending more than one section, a
+// with no partner, an SRCU lock whose value reaches more than one unlock, a
 // synchronize_srcu() inside an RCU read-side critical section (it sleeps),
 // and an SRCU section whose unlock is not given its lock's value.
 func (k *lkmm) rcuFlags() []string {

@@ -207,7 +207,8 @@ func (x *Execution) edge(i, j int) string {
 		}
 	}
 	for _, e := range x.Events {
-		if e.Kind == Fence && e.Thread == a.Thread && e.Index > a.Index && e.Index < b.Index {
+		// barrier() and SRCU's markers order nothing at the CPU.
+		if e.Kind == Fence && e.Ann != "barrier" && e.Thread == a.Thread && e.Index > a.Index && e.Index < b.Index {
 			return "po:" + e.Op
 		}
 	}
