@@ -11,6 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// judge parses src and runs it under m, failing the test on any error.
+func judge(t require.TestingT, src string, m Model) *Outcome {
+	tst, err := Parse(src)
+	require.NoError(t, err)
+	out, err := Run(tst, m)
+	require.NoError(t, err, m.Name())
+	return out
+}
+
 func parseFile(t *testing.T, name string) *Test {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("testdata", name))
@@ -157,11 +166,7 @@ func TestLockFlags(t *testing.T) {
 		"C lf2\n{}\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); spin_unlock(s); }\nexists (s=0)\n":                                                                           {"lock-final"},
 		"C ok\n{}\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); spin_unlock(s); }\nexists (x=1)\n":                                                                            nil,
 	} {
-		tst, err := Parse(src)
-		require.NoError(t, err)
-		out, err := Run(tst, LKMM{})
-		require.NoError(t, err)
-		assert.Equal(t, want, out.Flags, tst.Name)
+		assert.Equal(t, want, judge(t, src, LKMM{}).Flags, src)
 	}
 }
 
@@ -169,11 +174,9 @@ func TestLockFlags(t *testing.T) {
 // make (here a pointer the other thread publishes) still gets its
 // executions: the others' writes are found without it first.
 func TestThreadWaitingForAValue(t *testing.T) {
-	tst, err := Parse("C nullptr\n{ y=5; }\nP0(int **p, int *y) { WRITE_ONCE(*p, y); }\nP1(int **p) { int *r0; int r1; r0 = READ_ONCE(*p); r1 = READ_ONCE(*r0); }\nexists (1:r1=5)\n")
-	require.NoError(t, err)
+	src := "C nullptr\n{ y=5; }\nP0(int **p, int *y) { WRITE_ONCE(*p, y); }\nP1(int **p) { int *r0; int r1; r0 = READ_ONCE(*p); r1 = READ_ONCE(*r0); }\nexists (1:r1=5)\n"
 	for _, m := range []Model{SC{}, TSO{}, LKMM{}} {
-		out, err := Run(tst, m)
-		require.NoError(t, err)
+		out := judge(t, src, m)
 		assert.Equal(t, "Always", out.Observation, "herd7: Always 1 0, under %s", m.Name())
 		assert.Equal(t, 1, out.Positive)
 	}
@@ -183,17 +186,11 @@ func TestThreadWaitingForAValue(t *testing.T) {
 // has it; and an outcome no execution reaches in a test of many lock
 // sections is explained without building every order of the lock's writes.
 func TestLocksAsHerdHasThem(t *testing.T) {
-	held, err := Parse("C held\n{ s=1; }\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); }\nexists (x=1)\n")
-	require.NoError(t, err)
-	out, err := Run(held, LKMM{})
-	require.NoError(t, err)
+	out := judge(t, "C held\n{ s=1; }\nP0(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, 1); }\nexists (x=1)\n", LKMM{})
 	assert.Equal(t, "Always", out.Observation)
 	sections := "P%d(spinlock_t *s, int *x) { spin_lock(s); WRITE_ONCE(*x, %d); spin_unlock(s); spin_lock(s); spin_unlock(s); }\n"
 	src := "C locks12\n{}\n" + fmt.Sprintf(sections, 0, 1) + fmt.Sprintf(sections, 1, 2) + fmt.Sprintf(sections, 2, 3) + "exists (x=42)\n"
-	many, err := Parse(src)
-	require.NoError(t, err)
-	out, err = Run(many, LKMM{})
-	require.NoError(t, err)
+	out = judge(t, src, LKMM{})
 	assert.Equal(t, "Never", out.Observation)
 	assert.Equal(t, 90, out.Negative, "herd7: Never 0 90")
 	assert.NotEmpty(t, out.Forbidden)
