@@ -308,7 +308,7 @@ func (p *program) domainAndPaths() ([][]path, error) {
 			next[i] = slices.Clone(dom[i])
 		}
 		seen, grew := 0, false
-		p.candidates(round, coherentOnly, func(x *Execution) bool {
+		p.candidates(round, domainValues, func(x *Execution) bool {
 			seen++
 			for _, e := range x.Events {
 				if e.Kind == Write && !slices.Contains(next[e.Loc], e.Val) {
@@ -339,12 +339,12 @@ type pruning int
 
 const (
 	everyCandidate pruning = iota
-	// coherentOnly is for the domain's rounds, which want only the values
+	// domainValues is for the domain's rounds, which want only the values
 	// written: one stand-in candidate (no co, no rf) for each choice of
 	// paths in which every read can be given a source that is not a write
 	// its own thread makes after it, without read-modify-writes reading
 	// each other round in a cycle (see grounded).
-	coherentOnly
+	domainValues
 	// coherentAtomic builds the candidates the models judge, leaving out
 	// those that break coherence within one thread (acyclic po-loc | com):
 	// a read reading a write its own thread makes after it, or one
@@ -354,7 +354,7 @@ const (
 	// most of all). Each read-modify-write also reads the write just
 	// before its own in co: a write between them would be another CPU's
 	// (atomicity forbids it) or its own CPU's (coherence forbids it). The
-	// values of the domain are found with coherentOnly: its candidates
+	// values of the domain are found with domainValues: its candidates
 	// read values that later rounds make consistent.
 	coherentAtomic
 )
@@ -388,7 +388,7 @@ func (p *program) candidates(paths [][]path, prune pruning, yield func(*Executio
 
 // withPaths enumerates rf and co for one path of each thread.
 func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield func(*Execution) bool) bool {
-	coherent, atomic := prune >= coherentOnly, prune == coherentAtomic
+	coherent, atomic := prune >= domainValues, prune == coherentAtomic
 	x := &Execution{p: p}
 	for i, v := range p.init {
 		x.Events = append(x.Events, &Event{Thread: -1, Kind: Write, Loc: i, Val: v, Op: "init", Ann: "once", RMW: -1})
@@ -428,7 +428,7 @@ func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield f
 		reads = append(reads, i)
 		sources = append(sources, ws)
 	}
-	if prune == coherentOnly {
+	if prune == domainValues {
 		// The domain's rounds want the values written, not the orders:
 		// one candidate stands for all when every read can be given a
 		// source without read-modify-writes reading each other round in a
