@@ -14,13 +14,15 @@
 // line naming the construct and the line.
 //
 // Run enumerates the test's candidate executions (each read returning a
-// value some write produces, each variable's writes in every coherence
-// order) and keeps those a Model allows: SC, TSO (x86-TSO under the
-// kernel's x86 mapping) or LKMM (the Linux-kernel memory model of
-// tools/memory-model). The Outcome follows herd7's conventions: the final
-// states, the witnesses for and against the condition, and the
-// Observation Never, Sometimes or Always. What a model does not judge yet
-// is refused as Unsupported, never given a verdict.
+// value some write produces, each variable's writes in a coherence order)
+// and keeps those a Model allows: SC, TSO (x86-TSO under the kernel's x86
+// mapping) or LKMM (the Linux-kernel memory model of tools/memory-model,
+// RCU and SRCU included, as herd7 runs it). Candidates that coherence or
+// atomicity forbid under every model are never built. The Outcome follows
+// herd7's conventions: the final states, the witnesses for and against the
+// condition, the flags, and the Observation Never, Sometimes or Always.
+// What a model does not judge, or what is past the engine's counted
+// budgets, is refused as Unsupported, never given a verdict.
 package litmus
 
 // Test is one parsed litmus test.
