@@ -273,21 +273,24 @@ func walkCalls(ss []Stmt, call func(*Call)) {
 }
 
 // domainAndPaths returns the threads' paths over the values reads may
-// return. A read of a variable returns its initial value or a value some
-// write stores to that variable: starting from the initial values, each
-// round adds the values written, variable by variable, in candidate
-// executions (every read reading a write of its value) over the values so
-// far, until a round adds none. A value no such execution writes to a
-// variable cannot be read from it by any model's execution.
+// return. In a coherent execution a read of a variable returns its
+// thread's own latest write to it, or the initial value when there is
+// none, or a value another thread writes to it: a read takes those (see
+// interp.read). The values other threads write are found round by round:
+// each round adds, variable by variable and writer by writer, the values
+// written in candidate executions over the values so far, until a round
+// adds none. A value no such execution writes cannot be read by any
+// model's execution.
 func (p *program) domainAndPaths() ([][]path, error) {
-	dom := make([][]Value, len(p.vars))
-	for i, v := range p.init {
-		dom[i] = []Value{v}
+	threads := len(p.test.Procs)
+	written := make([][][]Value, len(p.vars)) // by variable, by writing thread
+	for v := range written {
+		written[v] = make([][]Value, threads)
 	}
 	for range 16 {
-		paths := make([][]path, len(p.test.Procs))
+		paths := make([][]path, threads)
 		for i := range p.test.Procs {
-			ps, err := p.threadPaths(i, dom)
+			ps, err := p.threadPaths(i, others(written, i))
 			if err != nil {
 				return nil, err
 			}
@@ -303,16 +306,12 @@ func (p *program) domainAndPaths() ([][]path, error) {
 				round[i] = []path{{regs: map[string]Value{}}}
 			}
 		}
-		next := make([][]Value, len(dom))
-		for i := range dom {
-			next[i] = slices.Clone(dom[i])
-		}
 		seen, grew := 0, false
 		p.candidates(round, domainValues, func(x *Execution) bool {
 			seen++
 			for _, e := range x.Events {
-				if e.Kind == Write && !slices.Contains(next[e.Loc], e.Val) {
-					next[e.Loc] = append(next[e.Loc], e.Val)
+				if e.Kind == Write && e.Thread >= 0 && !slices.Contains(written[e.Loc][e.Thread], e.Val) {
+					written[e.Loc][e.Thread] = append(written[e.Loc][e.Thread], e.Val)
 					grew = true
 				}
 			}
@@ -324,12 +323,24 @@ func (p *program) domainAndPaths() ([][]path, error) {
 		if !grew {
 			return paths, nil
 		}
-		for i := range next {
-			slices.Sort(next[i])
-		}
-		dom = next
 	}
 	return nil, &Unsupported{Line: 1, What: "the values written do not settle (a value grows with every write)"}
+}
+
+// others is, by variable, the values threads other than thread write to
+// it, in order.
+func others(written [][][]Value, thread int) [][]Value {
+	out := make([][]Value, len(written))
+	for v, byThread := range written {
+		for t, vals := range byThread {
+			if t != thread {
+				out[v] = append(out[v], vals...)
+			}
+		}
+		slices.Sort(out[v])
+		out[v] = slices.Compact(out[v])
+	}
+	return out
 }
 
 // pruning is which candidates are built: every one, only stand-ins for

@@ -42,7 +42,7 @@ func (s *tstate) clone() *tstate {
 type interp struct {
 	p      *program
 	thread int
-	dom    [][]Value // by variable
+	dom    [][]Value // by variable: the values other threads write to it
 	paths  []path
 	err    error
 }
@@ -258,9 +258,25 @@ func (in *interp) pointer(st *tstate, x Expr, k func(st *tstate, loc int, addr [
 }
 
 // read appends a read of loc and continues once for each value it may
-// return.
+// return in a coherent execution: the thread's own latest write to loc
+// before it (a write of its own before that one, or the initial value,
+// would be co-before it: po-loc ; fr a cycle), else the initial value;
+// or a value another thread writes to loc.
 func (in *interp) read(st *tstate, loc int, addr []int, op, ann string, line int, k func(st *tstate, v Value, deps []int)) {
+	own := in.p.init[loc]
+	for i := len(st.events) - 1; i >= 0; i-- {
+		if e := st.events[i]; e.Kind == Write && e.Loc == loc {
+			own = e.Val
+			break
+		}
+	}
+	vals := []Value{own}
 	for _, v := range in.dom[loc] {
+		if v != own {
+			vals = append(vals, v)
+		}
+	}
+	for _, v := range vals {
 		s := st.clone()
 		i := len(s.events)
 		s.events = append(s.events, Event{Thread: in.thread, Kind: Read, Loc: loc, Val: v, Op: op, Ann: ann, RMW: -1, Addr: addr, Ctrl: s.ctrl, Line: line})
