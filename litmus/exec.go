@@ -166,14 +166,13 @@ func (p *program) incoherentWitness(paths [][]path, m Model) (string, error) {
 			why = unknown
 			return false
 		}
-		if (p.test.Filter == nil || p.eval(p.test.Filter, x)) && p.eval(p.test.Final.Prop, x) {
-			if why = m.Check(x); why == "" {
-				err = fmt.Errorf("internal error: %s allows a candidate execution the engine left out as incoherent", m.Name())
-				return false
-			}
-			return false
+		if p.test.Filter != nil && !p.eval(p.test.Filter, x) || !p.eval(p.test.Final.Prop, x) {
+			return true
 		}
-		return true
+		if why = m.Check(x); why == "" {
+			err = fmt.Errorf("internal error: %s allows a candidate execution the engine left out as incoherent", m.Name())
+		}
+		return false
 	})
 	if err != nil {
 		return "", err
@@ -477,9 +476,7 @@ func (p *program) withPaths(paths [][]path, choice []int, prune pruning, yield f
 	}
 	// Under coherentAtomic a read may not read a write co-before its own
 	// thread's latest write to the variable before it (po-loc ; fr would
-	// be a cycle). The domain's rounds keep such reads: a value the
-	// thread's own write makes is found by a round where later reads
-	// still take older values.
+	// be a cycle), though that write may carry the same value.
 	lastOwn := make([]int, len(reads))
 	for k, r := range reads {
 		lastOwn[k] = -1
@@ -585,20 +582,15 @@ func grounded(x *Execution, reads []int, sources [][]int) bool {
 	return len(ok) == len(reads)
 }
 
-// byThread splits events (indices into evs, in program order within each
-// thread) into one sequence per thread.
+// byThread splits events (indices into evs, ascending) into one sequence
+// per thread: a thread's events are contiguous in evs, in program order.
 func byThread(evs []*Event, xs []int) [][]int {
 	var seqs [][]int
-	last := map[int]int{} // thread -> its sequence
-	for _, i := range xs {
-		t := evs[i].Thread
-		k, ok := last[t]
-		if !ok {
-			k = len(seqs)
-			last[t] = k
+	for k, i := range xs {
+		if k == 0 || evs[i].Thread != evs[xs[k-1]].Thread {
 			seqs = append(seqs, nil)
 		}
-		seqs[k] = append(seqs[k], i)
+		seqs[len(seqs)-1] = append(seqs[len(seqs)-1], i)
 	}
 	return seqs
 }

@@ -37,8 +37,8 @@ func (s *tstate) clone() *tstate {
 }
 
 // interp enumerates one thread's paths, each read returning each value
-// of its variable's domain in turn; the executions keep only the paths whose reads a
-// write can justify.
+// it may read in a coherent execution (see read); the executions keep only
+// the paths whose reads a write can justify.
 type interp struct {
 	p      *program
 	thread int

@@ -25,8 +25,7 @@ type lkmm struct {
 	x *Execution
 	n int
 	// Event classes.
-	R, W, M, IW, Plain, Marked, Acquire, Release, Noreturn, RMW, LKR, LKW, UL set
-	SrcuLock, SrcuUnlock, SyncSrcu                                            set
+	R, W, M, IW, Plain, Marked, Acquire, Release, Noreturn, RMW, LKR, LKW, UL, SrcuLock, SrcuUnlock, SyncSrcu set
 	// Base relations; rawData is data before the bell's carry-dep, which
 	// srcu-rscs is defined with.
 	po, rf, co, fr, rmw, addr, data, ctrl, rawData, intl, extl, id, loc rel
@@ -262,7 +261,8 @@ func (LKMM) Check(x *Execution) string {
 		seq(M, k.po, ul, or(k.co, k.po), lkw, k.fencerel("after-unlock-lock"), M),
 		seq(M, k.opt(k.po), k.only(k.SrcuUnlock), k.fencerel("after-srcu-read-unlock"), M),
 	)
-	gp := seq(k.po, k.only(or1(k.fences("sync-rcu"), k.SyncSrcu)), k.opt(k.po))
+	gracePeriods := either(k.fences("sync-rcu"), k.SyncSrcu)
+	gp := seq(k.po, k.only(gracePeriods), k.opt(k.po))
 	strongFence := or(mb, gp)
 	nonrwFence := or(strongFence, poRel, acqPo)
 	fence := or(nonrwFence, wmb, rmb)
@@ -296,7 +296,7 @@ func (LKMM) Check(x *Execution) string {
 	// RCU: a grace period and a read-side critical section, joined by
 	// rcu-link, order like a strong fence between CPUs.
 	rb, rcuFence := k.empty(), k.empty()
-	if slices.Contains(or1(k.fences("sync-rcu"), k.SyncSrcu), true) { // else rcu-order is empty
+	if slices.Contains(gracePeriods, true) { // else rcu-order is empty
 		rcuFence = k.rcuFence(hb, pb, prop)
 		rb = seq(prop, rcuFence, k.star(hb), k.star(pb), marked)
 		for i := range rb {
@@ -430,7 +430,7 @@ func (k *lkmm) rcuFlags() []string {
 			flags = append(flags, "unmatched-rcu-unlock")
 		}
 	}
-	if !slices.Contains(or1(or1(k.SrcuLock, k.SrcuUnlock), k.SyncSrcu), true) {
+	if !slices.Contains(either(k.SrcuLock, k.SrcuUnlock, k.SyncSrcu), true) {
 		return flags
 	}
 	srscs := k.srcuRscs()
@@ -483,7 +483,7 @@ func (k *lkmm) lockFlags() []string {
 	}
 	// critical: each lock write to the unlock that ends its section.
 	poLoc, lkw, ul := k.poLoc(), k.only(k.LKW), k.only(k.UL)
-	critical := minus(seq(lkw, poLoc, ul), seq(poLoc, k.only(or1(k.LKW, k.UL)), poLoc))
+	critical := minus(seq(lkw, poLoc, ul), seq(poLoc, k.only(either(k.LKW, k.UL)), poLoc))
 	if !subset(k.UL, rangeOf(critical)) {
 		flags = append(flags, "unmatched-unlock")
 	}
@@ -554,11 +554,13 @@ func (k *lkmm) rcuFence(hb, pb, prop rel) rel {
 	return seq(k.po, order, k.opt(k.po))
 }
 
-// or1 is the union of two sets.
-func or1(a, b set) set {
-	out := make(set, len(a))
-	for i := range a {
-		out[i] = a[i] || b[i]
+// either is the union of sets.
+func either(sets ...set) set {
+	out := make(set, len(sets[0]))
+	for _, s := range sets {
+		for i, in := range s {
+			out[i] = out[i] || in
+		}
 	}
 	return out
 }

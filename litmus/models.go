@@ -207,7 +207,7 @@ func (x *Execution) edge(i, j int) string {
 		}
 	}
 	for _, e := range x.Events {
-		// barrier() and SRCU's markers order nothing at the CPU.
+		// barrier() orders nothing at the CPU.
 		if e.Kind == Fence && e.Ann != "barrier" && e.Thread == a.Thread && e.Index > a.Index && e.Index < b.Index {
 			return "po:" + e.Op
 		}

@@ -502,10 +502,13 @@ func (p *parser) primary() (Expr, error) {
 		if err := p.next(); err != nil {
 			return nil, err
 		}
-		if p.tok.kind == tIdent && (slices.Contains(typeWords, p.tok.text) || p.tok.text == "void") {
+		castWord := func() bool {
+			return p.tok.kind == tIdent && (slices.Contains(typeWords, p.tok.text) || p.tok.text == "void")
+		}
+		if castWord() {
 			// A cast, as in (int **)READ_ONCE(*y) or (void)atomic_add_unless(...):
 			// values carry no type here, so it changes nothing.
-			for p.tok.kind == tIdent && (slices.Contains(typeWords, p.tok.text) || p.tok.text == "void") || p.is("*") {
+			for castWord() || p.is("*") {
 				if err := p.next(); err != nil {
 					return nil, err
 				}
