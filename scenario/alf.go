@@ -240,6 +240,9 @@ func validateAlf(v Values) error {
 	if size&(size-1) != 0 {
 		return fmt.Errorf("size=%d: want a power of two", size)
 	}
+	if c, ok := v["consumers"]; ok && v.Int("consumers") > v.Int("cpus") {
+		return fmt.Errorf("consumers=%s: more than cpus=%s", c, v["cpus"])
+	}
 	if w := v.Int("width"); w < 32 && size > 1<<w {
 		return fmt.Errorf("size=%d does not fit width=%d counters", size, w)
 	}
@@ -273,11 +276,22 @@ func fromParam(v Values) int { return v.Int("cpus") }
 func alfScenarios() []*Scenario {
 	return []*Scenario{
 		alfScenario("alf-mpmc", "alf_queue MP/MC: a task per CPU enqueues and dequeues with preemption disabled (passes)", false,
-			shrinkCPUs(alfParams("3", "8", "4", "6", "32", "on")), fromParam,
+			append(shrinkCPUs(alfParams("3", "8", "4", "6", "32", "on")),
+				Param{Name: "consumers", Doc: "tasks, the last ones, that only dequeue (the others then only enqueue); 0: every task does both", Default: "0", Min: 0, Max: sim.MaxCPUs}),
+			fromParam,
 			func(v Values, rng *rand.Rand, w *AlfLoad) {
-				for cpu := range v.Int("cpus") {
+				n, consumers := v.Int("cpus"), v.Int("consumers")
+				for cpu := range n {
+					kind := anyKind
+					switch {
+					case consumers == 0:
+					case cpu >= n-consumers:
+						kind = dequeues
+					default:
+						kind = enqueues
+					}
 					w.Tasks = append(w.Tasks, AlfTask{Name: "mpmc/" + strconv.Itoa(cpu), CPU: cpu, Protect: true,
-						Ops: randomOps(rng, v.Int("ops"), v.Int("bulk"), anyKind)})
+						Ops: randomOps(rng, v.Int("ops"), v.Int("bulk"), kind)})
 				}
 			}),
 		alfScenario("alf-spsc", "alf_queue SP/SC: one producer CPU, one consumer CPU, preemption disabled (passes)", false,

@@ -193,6 +193,13 @@ func (f *Ctx) runnable() bool {
 func (m *Machine) exec(f *Ctx) uint64 {
 	o := &f.op
 	c := f.CPU()
+	if f.spinning {
+		// It ran because a watched cell changed: which cells it waited
+		// on is part of what the decision depended on.
+		for _, w := range f.watch {
+			m.touch(w.cell, false)
+		}
+	}
 	f.spinning = false
 	var ret uint64
 	ev := Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
@@ -207,6 +214,8 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			ev.Var = o.cell.Name()
 		}
 		if o.cell.obj != nil {
+			// Whether the object is live is the allocator's state.
+			m.global()
 			m.checkAccess(f, o)
 		}
 	}
@@ -224,6 +233,7 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		m.doSoftirq(f.t, c)
 		return 0
 	case opLoad, opReadOnce, opLoadAcquire:
+		m.touch(o.cell, false)
 		ret = o.cell.v
 		f.noteRead(o.cell, ret)
 		if tr {
@@ -237,6 +247,7 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	case opCmpxchg:
 		ret = o.cell.v
 		ok := ret == o.a&o.cell.mask
+		m.touch(o.cell, ok)
 		if tr && ok {
 			ev.Note = f.abaNote(o.cell, o.cell.changes)
 		}
@@ -324,6 +335,11 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			return 0
 		}
 	case opCpuRelax:
+		// Whether the context now waits depends on what those cells hold
+		// from here on.
+		for _, r := range f.reads {
+			m.touch(r.cell, false)
+		}
 		if !f.wrote && !f.overflow && len(f.reads) > 0 {
 			f.spinning = true
 			// One entry per cell, holding the value read last: that is
@@ -345,17 +361,22 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		}
 		f.reads, f.wrote, f.overflow = f.reads[:0], false, false
 	case opMutexLock:
+		m.global()
 		m.mutexLock(f, o, &ev)
 	case opMutexWake:
+		m.global()
 		ev.Value = "acquired " + o.mu.name + " after sleeping"
 	case opMutexUnlock:
+		m.global()
 		m.mutexUnlock(f, o, &ev)
 	case opSlabAlloc:
+		m.global()
 		if o.b == 1 {
 			ev.Op = "kmalloc"
 		}
 		ret = m.slabAlloc(f, o, &ev)
 	case opSlabFree:
+		m.global()
 		if o.kc == nil {
 			ev.Op = "kfree"
 		}
@@ -391,6 +412,7 @@ func (f *Ctx) abaNote(c *Cell, before int) string {
 }
 
 func (m *Machine) write(f *Ctx, c *Cell, v uint64) {
+	m.touch(c, true)
 	if v&c.mask != c.v {
 		c.changes++
 	}

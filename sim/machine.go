@@ -79,6 +79,10 @@ type Machine struct {
 	preemptions, interrupts, switches int
 	lastCPU                           int
 
+	acc     Access  // what the latest decision touched (see LastAccess)
+	cellSeq uint32  // cells made so far
+	cells   []*Cell // every cell, in order of making
+
 	runner *runner // the driver and coroutines of this run
 
 	// The watchdog's view of the run (see toUser): the run goroutines
@@ -119,8 +123,15 @@ func New(cfg Config) (*Machine, error) {
 // CPUs returns the number of CPUs.
 func (m *Machine) CPUs() int { return len(m.cpus) }
 
-// Step returns the number of decisions taken so far.
-func (m *Machine) Step() int { return m.step }
+// Step returns the number of decisions taken so far. Simulated code that
+// reads it (to time-stamp calls in a history) makes the decision it runs
+// in depend on every other: the order of two time-stamps is observable.
+func (m *Machine) Step() int {
+	if m.inUser {
+		m.global()
+	}
+	return m.step
+}
 
 // Any pins nothing: a task created with it may run on, and migrate to, any CPU
 // when it is preempted.

@@ -26,7 +26,8 @@ type Cell struct {
 	mask  uint64
 	width Width
 	name  string
-	index int // -1 unless the cell is an array element
+	index int    // -1 unless the cell is an array element
+	id    uint32 // the cell's number in its machine, in order of making
 
 	// lastWriter and lastStep tell a soft-lockup report who wrote the
 	// value a spinning context is waiting on.
@@ -54,7 +55,7 @@ func newCell(name string, index int, w Width, v uint64) Cell {
 // failure reports).
 func (m *Machine) NewCell(name string, w Width, v uint64) *Cell {
 	c := newCell(name, -1, w, v)
-	return &c
+	return m.adopt(&c)
 }
 
 // NewCellBits makes a word of the given width in bits (1..64): stores
@@ -69,7 +70,7 @@ func (m *Machine) NewCellBits(name string, bits int, v uint64) *Cell {
 		c.mask = 1<<bits - 1
 		c.v &= c.mask
 	}
-	return &c
+	return m.adopt(&c)
 }
 
 // NewArray makes n shared words named name[0] .. name[n-1], all holding v.
@@ -77,8 +78,16 @@ func (m *Machine) NewArray(name string, n int, w Width, v uint64) []Cell {
 	a := make([]Cell, n)
 	for i := range a {
 		a[i] = newCell(name, i, w, v)
+		m.adopt(&a[i])
 	}
 	return a
+}
+
+// adopt numbers a new cell and keeps it for the end state's fingerprint.
+func (m *Machine) adopt(c *Cell) *Cell {
+	c.id = m.newCellID()
+	m.cells = append(m.cells, c)
+	return c
 }
 
 // Peek returns the value without a scheduling point. It is for checks made

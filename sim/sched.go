@@ -218,6 +218,7 @@ func (m *Machine) decide() (Move, bool) {
 	mv := moves[i]
 	m.step++
 	m.decisions = append(m.decisions, mv)
+	m.beginAccess(mv)
 	switch {
 	case mv.Kind == MoveIRQ:
 		m.interrupts++

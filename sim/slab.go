@@ -166,6 +166,7 @@ func (m *Machine) slabAlloc(f *Ctx, o *op, ev *Event) uint64 {
 		for i := range obj.words {
 			obj.words[i] = newCell("#"+strconv.FormatUint(obj.id, 10), i, W64, 0)
 			obj.words[i].obj = obj
+			m.adopt(&obj.words[i])
 		}
 		m.objects = append(m.objects, obj)
 	}

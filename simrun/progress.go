@@ -47,6 +47,20 @@ func (p *progress) clear() {
 	}
 }
 
+// line shows a progress line, at most four times a second, once the
+// command has run for a second.
+func (p *progress) line(format string, args ...any) {
+	if !p.on || time.Since(p.start) < time.Second {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < 250*time.Millisecond {
+		return
+	}
+	p.last, p.shown = now, true
+	fmt.Fprintf(p.w, "\r"+format+" %v elapsed ", append(args, now.Sub(p.start).Round(time.Second))...)
+}
+
 // note shows what is being done now, on a terminal.
 func (p *progress) note(s string) {
 	if !p.on {

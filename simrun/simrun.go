@@ -28,12 +28,14 @@ const (
 	exitFailure     = 1
 	exitUsage       = 2
 	exitHost        = 3 // the host watchdog stopped a replay: no verdict
+	exitIncomplete  = 4 // check: the budget ran out before the bounds were covered
 	exitInterrupted = 130
 )
 
 const usage = `usage:
   simrun list [SCENARIO]
   simrun explore SCENARIO [--strategy=random|pct|mix] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
@@ -62,6 +64,8 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		return c.list(stdout)
 	case "explore":
 		return c.exploreCmd(ctx, args[1:], stdout, stderr)
+	case "check":
+		return c.checkCmd(args[1:], stdout, stderr)
 	case "replay":
 		return c.replayCmd(args[1:], stdout, stderr)
 	case "shrink":
@@ -78,7 +82,7 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, check, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
 	return exitUsage
 }
 

@@ -1,0 +1,69 @@
+package explore
+
+import (
+	"fmt"
+
+	"github.com/kernelsim/lfsim/exhaustive"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// CheckConfig is an exhaustive search of one scenario's schedules.
+type CheckConfig struct {
+	Scenario *scenario.Scenario
+	Values   scenario.Values
+	// Bounds default to none of the scenario's allocation failures when
+	// left zero; Failures cannot exceed what the scenario allows.
+	Bounds        exhaustive.Bounds
+	MaxExecutions int
+	NoReduction   bool
+	Options       scenario.Options
+	Progress      func(exhaustive.Stats)
+}
+
+// Checked is what an exhaustive search established.
+type Checked struct {
+	exhaustive.Result
+	// Schedule is the failing run's schedule file, when one failed.
+	Schedule *schedule.File
+}
+
+// Check searches every schedule of the scenario within the bounds (see
+// package exhaustive): a pass is a proof for those bounds.
+func Check(c CheckConfig) (Checked, error) {
+	if c.Options.Host == nil {
+		host := sim.NewHost()
+		defer host.Close()
+		c.Options.Host = host
+	}
+	allowed := 0
+	if c.Scenario.AllocFailures != nil {
+		allowed = c.Scenario.AllocFailures(c.Values)
+	}
+	if c.Bounds.Failures > allowed {
+		return Checked{}, fmt.Errorf("--failures=%d: scenario %s allows at most %d allocation failures in a run (%s)", c.Bounds.Failures, c.Scenario.Name, allowed, c.Scenario.String(c.Values))
+	}
+	run := func(st sim.Strategy) sim.Result { return c.Scenario.Run(c.Values, c.Options, st) }
+	res, err := exhaustive.Search(run, exhaustive.Config{
+		Bounds: c.Bounds, MaxExecutions: c.MaxExecutions, NoReduction: c.NoReduction, Progress: c.Progress,
+	})
+	out := Checked{Result: res}
+	if err != nil {
+		return out, err
+	}
+	if res.Failure != nil {
+		r := located(c.Scenario, c.Values, c.Options, res.Run)
+		out.Run, out.Failure = r, r.Failure
+		out.Schedule = &schedule.File{
+			Scenario: c.Scenario.Name,
+			Params:   c.Scenario.Set(c.Values),
+			MaxSteps: maxSteps(c.Options),
+			FoundBy: fmt.Sprintf("exhaustive preemptions=%d interrupts=%d failures=%d run=%d",
+				res.Bound, c.Bounds.Interrupts, c.Bounds.Failures, res.Executions-1),
+			Failure:   Record(r.Failure),
+			Decisions: r.Tokens(),
+		}
+	}
+	return out, nil
+}

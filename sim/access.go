@@ -1,0 +1,121 @@
+package sim
+
+import "slices"
+
+// Access is what one decision touched while it ran: its CPU's own state,
+// the cells it read or wrote, and whether it touched state that every
+// context can observe (the allocator, mutexes and the tasks they wake,
+// which task runs where, the injection budget, the step clock). Two
+// decisions whose accesses do not conflict commute: taken in either order
+// from the same state they reach the same state, with the same moves
+// possible on the way. That is what partial-order reduction relies on.
+//
+// The machine sees only what simulated code does through a Ctx. Workload
+// code that shares Go variables between contexts must also read the step
+// clock (Machine.Step) where it touches them, as histories of calls do,
+// or the reduction may treat those decisions as independent.
+type Access struct {
+	CPU    int
+	Global bool
+	uses   []cellUse
+}
+
+// cellUse is a cell's number in its machine (see Cell.id) and whether
+// the decision wrote it.
+type cellUse struct {
+	id    uint32
+	write bool
+}
+
+// Conflicts reports whether the two decisions' order can matter: they ran
+// on the same CPU, either touched global state, or both used one cell and
+// at least one of them wrote it.
+func (a *Access) Conflicts(b *Access) bool {
+	if a.CPU == b.CPU || a.Global || b.Global {
+		return true
+	}
+	for _, u := range a.uses {
+		for _, v := range b.uses {
+			if u.id == v.id && (u.write || v.write) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Clone returns a copy that later decisions do not change.
+func (a *Access) Clone() Access {
+	return Access{CPU: a.CPU, Global: a.Global, uses: slices.Clone(a.uses)}
+}
+
+// LastAccess returns what the latest decision touched; it is valid until
+// the next decision. A strategy reads it at the next Choose, or after the
+// run for the run's last decision.
+func (m *Machine) LastAccess() *Access { return &m.acc }
+
+// Preempts reports whether move mv takes the CPU from a task that could
+// go on running there: a switch on a CPU whose current task is not
+// blocked in a spin.
+func (m *Machine) Preempts(mv Move) bool {
+	if mv.Kind != MoveSwitch {
+		return false
+	}
+	c := m.cpus[mv.CPU]
+	return c.cur != nil && c.cur.top().runnable()
+}
+
+// beginAccess starts recording the decision mv.
+func (m *Machine) beginAccess(mv Move) {
+	m.acc.CPU = int(mv.CPU)
+	m.acc.uses = m.acc.uses[:0]
+	m.acc.Global = mv.Kind == MoveSwitch || mv.Kind == MoveFailAlloc
+}
+
+// touch records a use of cell c by the running decision.
+func (m *Machine) touch(c *Cell, write bool) {
+	for i, u := range m.acc.uses {
+		if u.id == c.id {
+			m.acc.uses[i].write = u.write || write
+			return
+		}
+	}
+	m.acc.uses = append(m.acc.uses, cellUse{c.id, write})
+}
+
+// global marks the running decision as touching state every context can
+// observe.
+func (m *Machine) global() { m.acc.Global = true }
+
+// newCellID numbers the machine's cells in the order they are made, so
+// that the same cell has the same number in every run that has made it.
+func (m *Machine) newCellID() uint32 {
+	m.cellSeq++
+	return m.cellSeq
+}
+
+// Fingerprint summarises the state a run ended in: every cell's value
+// and which objects are allocated. Runs that differ only in the order of
+// independent decisions end with the same fingerprint.
+func (r Result) Fingerprint() uint64 {
+	if r.m == nil {
+		return 0
+	}
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	mix := func(v uint64) {
+		for range 8 {
+			h = (h ^ (v & 0xff)) * prime
+			v >>= 8
+		}
+	}
+	for _, c := range r.m.cells {
+		mix(c.v)
+	}
+	for _, o := range r.m.objects {
+		if o.live {
+			mix(o.id)
+		}
+	}
+	return h
+}

@@ -1,0 +1,174 @@
+package simrun
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/kernelsim/lfsim/exhaustive"
+	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
+	"github.com/kernelsim/lfsim/sim"
+)
+
+// checkCmd runs every schedule of a scenario within bounds: a pass is a
+// proof for those bounds, a failure is minimal in preemptions.
+func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check")
+	preemptions := fs.Int("preemptions", 2, "most preemptions in a schedule (deepened from 0)")
+	interrupts := fs.Int("interrupts", 1, "most interrupts fired while something else could run")
+	failures := fs.Int("failures", -1, "most injected allocation failures (default: all the scenario allows)")
+	executions := fs.Int("executions", 1_000_000, "stop after this many runs (0: no limit): the answer is then incomplete")
+	noReduction := fs.Bool("no-reduction", false, "run every schedule, equivalent or not")
+	maxSteps := fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run")
+	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-check.sched)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	trace := fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns")
+	var set setFlags
+	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "check", err)
+	}
+	if len(pos) != 1 {
+		return usageError(stderr, "check", errors.New("want exactly one scenario name (simrun list shows them)"))
+	}
+	s, err := c.Scenarios.Lookup(pos[0])
+	if err != nil {
+		return usageError(stderr, "check", err)
+	}
+	v, err := s.Values(set)
+	if err != nil {
+		return usageError(stderr, "check", err)
+	}
+	if err := checkTrace(*trace); err != nil {
+		return usageError(stderr, "check", err)
+	}
+	switch {
+	case *preemptions < 0 || *interrupts < 0 || *failures < -1:
+		return usageError(stderr, "check", fmt.Errorf("--preemptions=%d --interrupts=%d --failures=%d: bounds must not be negative", *preemptions, *interrupts, *failures))
+	case *executions < 0:
+		return usageError(stderr, "check", fmt.Errorf("--executions=%d: must not be negative", *executions))
+	case *maxSteps < 1 || *maxSteps > schedule.MaxDecisions:
+		return usageError(stderr, "check", fmt.Errorf("--max-steps=%d: want 1..%d", *maxSteps, schedule.MaxDecisions))
+	}
+	if *failures < 0 {
+		*failures = 0
+		if s.AllocFailures != nil {
+			*failures = s.AllocFailures(v)
+		}
+	}
+	cfg := explore.CheckConfig{
+		Scenario: s, Values: v, MaxExecutions: *executions, NoReduction: *noReduction,
+		Bounds:  exhaustive.Bounds{Preemptions: *preemptions, Interrupts: *interrupts, Failures: *failures},
+		Options: scenario.Options{MaxSteps: *maxSteps},
+	}
+	prog := newProgress(stderr, *asJSON)
+	cfg.Progress = func(st exhaustive.Stats) {
+		prog.line("%d runs (%d pruned) at preemption bound %d", st.Executions, st.Pruned, st.Bound)
+	}
+	res, err := explore.Check(cfg)
+	prog.clear()
+	if err != nil {
+		fmt.Fprintf(stderr, "simrun check: %v\n", err)
+		return exitUsage
+	}
+	path := *out
+	if path == "" {
+		path = s.Name + "-check.sched"
+	}
+	code := exitPass
+	var fj *failureJSON
+	if res.Failure != nil {
+		code = exitFailure
+		if err := os.WriteFile(path, res.Schedule.Encode(), 0o644); err != nil {
+			fmt.Fprintf(stderr, "simrun check: cannot save the failing schedule: %v\n", err)
+			path = ""
+		}
+		fj = toJSON(res.Failure)
+		fj.Schedule = path
+		fj.Visualisation = attach(res.Failure, path, stderr)
+	} else if !res.Complete {
+		code = exitIncomplete
+	}
+	b := cfg.Bounds
+	verdict := verdictOf(res.Result)
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(struct {
+			Scenario   string            `json:"scenario"`
+			Params     map[string]string `json:"params"`
+			Verdict    string            `json:"verdict"`
+			Bounds     exhaustive.Bounds `json:"bounds"`
+			Bound      int               `json:"preemption_bound_reached"`
+			Reduction  bool              `json:"reduction"`
+			Executions int               `json:"executions"`
+			Pruned     int               `json:"pruned"`
+			Cut        int               `json:"cut"`
+			Steps      int64             `json:"steps"`
+			Remaining  float64           `json:"estimated_remaining,omitempty"`
+			Spent      *exhaustive.Cost  `json:"failing_schedule_cost,omitempty"`
+			Failure    *failureJSON      `json:"failure"`
+		}{s.Name, v, verdict, b, res.Bound, !*noReduction, res.Executions, res.Pruned, res.Cut, res.Steps,
+			res.Remaining, spentOf(res.Result), fj})
+		return code
+	}
+	runs := fmt.Sprintf("%d executions (%d pruned as equivalent, %d cut by the bounds), %d steps", res.Executions, res.Pruned, res.Cut, res.Steps)
+	switch {
+	case res.Failure != nil:
+		fmt.Fprintf(stdout, "FAIL %s (%s)\n", s.Name, s.String(v))
+		fmt.Fprintln(stdout, explore.Describe(res.Failure))
+		fmt.Fprintf(stdout, "found after %s; the schedule has %d preemptions, %d interrupts, %d allocation failures, and no schedule with fewer preemptions fails\n",
+			runs, res.Spent.Preemptions, res.Spent.Interrupts, res.Spent.Failures)
+		if path == "" {
+			break
+		}
+		fmt.Fprintf(stdout, "schedule saved to %s\n", path)
+		if fj.Visualisation != "" {
+			fmt.Fprintf(stdout, "visualisation: %s\n", fj.Visualisation)
+		}
+		if *trace == "" {
+			fmt.Fprintf(stdout, "replay it: simrun replay %s --trace=columns\n", path)
+			break
+		}
+		fmt.Fprintf(stdout, "\nreplaying %s:\n\n", path)
+		return c.replayCmd([]string{path, "--trace=" + *trace}, stdout, stderr)
+	case res.Unbounded:
+		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
+			s.Name, s.String(v), runs, b.Interrupts, b.Failures, res.Bound)
+	case res.Complete:
+		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures\n",
+			s.Name, s.String(v), runs, b.Preemptions, b.Interrupts, b.Failures)
+	default:
+		est := "unknown"
+		if res.Remaining >= 0 {
+			est = fmt.Sprintf("about %.3g", res.Remaining)
+		}
+		upTo := "not complete at any preemption bound"
+		if res.Bound > 0 {
+			upTo = fmt.Sprintf("complete up to %d preemptions", res.Bound-1)
+		}
+		fmt.Fprintf(stdout, "INCOMPLETE %s (%s): no failure, but the budget ran out after %s; %s; preemption bound %d needs %s more executions\n",
+			s.Name, s.String(v), runs, upTo, res.Bound, est)
+	}
+	return code
+}
+
+func verdictOf(r exhaustive.Result) string {
+	switch {
+	case r.Failure != nil:
+		return "fail"
+	case r.Complete:
+		return "complete"
+	}
+	return "incomplete"
+}
+
+func spentOf(r exhaustive.Result) *exhaustive.Cost {
+	if r.Failure == nil {
+		return nil
+	}
+	return &r.Spent
+}
