@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -126,4 +127,119 @@ func TestReductionLosesNoEndState(t *testing.T) {
 			})
 		}
 	}
+}
+
+// zoo is every known failure, in the smallest workload that shows it.
+var zoo = []struct {
+	scenario string
+	set      []string
+	bounds   exhaustive.Bounds
+	kind     string
+	site     string // a suffix of the failure's site
+	short    bool   // run under -short too
+}{
+	{"ring2005", []string{"packets=8", "burst=4", "ring=4"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "out-of-bounds", "ring2005/ring.go:78", true},
+	{"alf-spsc-misuse", []string{"ops=1", "bulk=2"}, exhaustive.Bounds{Preemptions: 2}, "bug", "alf/alf.go:178", true},
+	{"alf-spsc-misuse", []string{"debug=off"}, exhaustive.Bounds{Preemptions: 2}, "lost-value", "scenario/alf.go:157", true},
+	{"alf-preempt", []string{"ops=2"}, exhaustive.Bounds{Preemptions: 2}, "soft-lockup", "alf/alf.go:160", true},
+	{"alf-irq", nil, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "soft-lockup", "alf/alf.go:131", true},
+	{"alf-aba", []string{"cpus=2", "ops=8", "stall=8", "fires=1"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "not-linearizable", "scenario/alf.go:162", true},
+	{"qmempool-hardirq", []string{"ops=2", "fires=1", "prealloc=1"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "bug", "alf/alf.go:178", true},
+	{"skb", []string{"pool=ring2005", "packets=8", "burst=4"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "panic", "ring2005/ring.go:79", false},
+	{"skb", []string{"fails=3", "packets=4", "burst=4", "prealloc=0"}, exhaustive.Bounds{Preemptions: 2, Failures: 3}, "leak", "scenario/skb.go:274", true},
+	{"skb", []string{"cpus=4", "burst=64", "packets=3", "sharedq=32"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "bug", "qmempool/qmempool.go:182", false},
+}
+
+// TestZooFailsWithinTwoPreemptions finds every known failure by
+// exhaustive search, with a schedule that spends exactly the bound at
+// which it was found: the search one preemption lower is complete and
+// finds nothing.
+func TestZooFailsWithinTwoPreemptions(t *testing.T) {
+	for _, z := range zoo {
+		t.Run(z.scenario+"/"+z.kind, func(t *testing.T) {
+			if testing.Short() && !z.short {
+				t.Skip("long: runs without -short")
+			}
+			run := scenarioRun(t, z.scenario, z.set...)
+			res, err := exhaustive.Search(run, exhaustive.Config{Bounds: z.bounds, MaxExecutions: 100_000})
+			require.NoError(t, err)
+			require.NotNil(t, res.Failure, "not found in %d executions", res.Executions)
+			assert.Equal(t, z.kind, res.Failure.Kind, res.Failure.Message)
+			assert.True(t, strings.HasSuffix(res.Failure.Site(), z.site), "site %s", res.Failure.Site())
+			assert.Equal(t, res.Bound, res.Spent.Preemptions, "the failing schedule spends the bound it was found at")
+			assert.LessOrEqual(t, res.Spent.Preemptions, 2)
+			if res.Bound > 0 {
+				lower := z.bounds
+				lower.Preemptions = res.Bound - 1
+				below, err := exhaustive.Search(run, exhaustive.Config{Bounds: lower})
+				require.NoError(t, err)
+				assert.Nil(t, below.Failure)
+				assert.True(t, below.Complete)
+			}
+			// The failing run replays from its decisions alone.
+			again := run(sim.NewReplay(res.Run.Decisions))
+			require.NotNil(t, again.Failure)
+			assert.Equal(t, res.Failure.Site(), again.Failure.Site())
+		})
+	}
+}
+
+// TestSameBoundSameCount: the search decides nothing by time or chance.
+func TestSameBoundSameCount(t *testing.T) {
+	run := scenarioRun(t, "ring2005-locked", "packets=2", "burst=1")
+	cfg := exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 2, Interrupts: 1}}
+	a, err := exhaustive.Search(run, cfg)
+	require.NoError(t, err)
+	b, err := exhaustive.Search(run, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+	assert.True(t, a.Complete)
+	assert.Nil(t, a.Failure)
+}
+
+// TestBudgetSaysIncomplete: a search stopped by its budget does not
+// claim a pass, and says how much is left.
+func TestBudgetSaysIncomplete(t *testing.T) {
+	run := scenarioRun(t, "ring2005-locked", "packets=2", "burst=1")
+	full, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 2, Interrupts: 1}})
+	require.NoError(t, err)
+	part, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, MaxExecutions: full.Executions / 2})
+	require.NoError(t, err)
+	assert.False(t, part.Complete)
+	assert.Nil(t, part.Failure)
+	assert.Equal(t, full.Executions/2, part.Executions)
+	assert.Greater(t, part.Remaining, 0.0)
+}
+
+// TestUnboundedWhenNothingIsCut: a workload with no choice left out by
+// the preemption bound is complete for every bound, and says so.
+func TestUnboundedWhenNothingIsCut(t *testing.T) {
+	run := customRun(func(m *sim.Machine) {
+		x := m.NewCell("x", sim.W32, 0)
+		m.Go("only", 0, func(c *sim.Ctx) { c.WriteOnce(x, c.ReadOnce(x)+1) })
+	})
+	res, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 5}})
+	require.NoError(t, err)
+	assert.True(t, res.Complete)
+	assert.True(t, res.Unbounded)
+	assert.Equal(t, 1, res.Executions)
+	assert.Equal(t, 0, res.Bound)
+}
+
+// TestNondeterministicWorkloadIsAnError: a workload whose runs differ
+// for the same decisions cannot be searched, and the search says so
+// rather than passing.
+func TestNondeterministicWorkloadIsAnError(t *testing.T) {
+	calls := 0
+	run := customRun(func(m *sim.Machine) {
+		calls++
+		x := m.NewCell("x", sim.W32, 0)
+		m.Go("a", 0, func(c *sim.Ctx) { c.WriteOnce(x, 1) })
+		if calls > 1 {
+			m.Go("b", 1, func(c *sim.Ctx) { c.WriteOnce(x, 2) })
+		}
+		m.Go("c", 1, func(c *sim.Ctx) { c.WriteOnce(x, 3) })
+	})
+	_, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1}})
+	require.ErrorContains(t, err, "not deterministic")
 }

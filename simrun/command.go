@@ -15,7 +15,12 @@
 //
 // Exit status: 0 no failure, 1 a failure was found or reproduced, 2 bad
 // usage or input, 3 the host watchdog stopped a replay (a judgement of
-// host time: no verdict), 130 interrupted with nothing found.
+// host time: no verdict), 4 check ran out of budget before covering its
+// bounds (no verdict), 130 interrupted with nothing found.
+//
+//	simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N]
+//
+// runs every schedule within the bounds (see package exhaustive).
 package simrun
 
 import (
