@@ -65,6 +65,40 @@ func (m *Machine) Preempts(mv Move) bool {
 	return c.cur != nil && c.cur.top().runnable()
 }
 
+// Pending returns what move mv would touch if taken now, as far as it can
+// be told before it runs: a compare-and-exchange counts as a write, and a
+// step that may run interrupt or softirq handlers counts only its own
+// operation (their accesses are decisions of their own).
+func (m *Machine) Pending(mv Move) Access {
+	a := Access{CPU: int(mv.CPU), Global: mv.Kind == MoveSwitch || mv.Kind == MoveFailAlloc}
+	if mv.Kind != MoveStep {
+		return a
+	}
+	f := m.cpus[mv.CPU].top()
+	o := &f.op
+	if o.cell != nil && o.cell.obj != nil {
+		a.Global = true
+	}
+	switch o.kind {
+	case opLoad, opReadOnce, opLoadAcquire:
+		a.uses = append(a.uses, cellUse{o.cell.id, false})
+	case opStore, opWriteOnce, opStoreRelease, opCmpxchg, opXchg, opAddReturn:
+		a.uses = append(a.uses, cellUse{o.cell.id, true})
+	case opCpuRelax:
+		for _, r := range f.reads {
+			a.uses = append(a.uses, cellUse{r.cell.id, false})
+		}
+	case opMutexLock, opMutexWake, opMutexUnlock, opSlabAlloc, opSlabFree:
+		a.Global = true
+	}
+	if f.spinning {
+		for _, w := range f.watch {
+			a.uses = append(a.uses, cellUse{w.cell.id, false})
+		}
+	}
+	return a
+}
+
 // beginAccess starts recording the decision mv.
 func (m *Machine) beginAccess(mv Move) {
 	m.acc.CPU = int(mv.CPU)

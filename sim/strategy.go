@@ -50,7 +50,9 @@ func (r *Random) Choose(_ *Machine, moves []Move) (int, error) {
 // the highest priority (so a high-priority ready task preempts wherever
 // preemption is allowed); interrupts fire at steps drawn uniformly in
 // [1, k], one per unit of each source's budget, as soon as their CPU
-// allows them after that step.
+// allows them after that step; and allocation failures, one per unit of
+// the run's budget, are injected likewise into the first allocation after
+// a step drawn in [1, k].
 type PCT struct {
 	rng   *rand.Rand
 	depth int
@@ -60,6 +62,7 @@ type PCT struct {
 	prio    []int // by frame id; 0 = not yet assigned
 	changes []int // steps at which the running context is demoted
 	fireAt  [][]int
+	failAt  []int // steps after which the next allocation fails
 	nTasks  int
 }
 
@@ -88,6 +91,10 @@ func (p *PCT) setup(m *Machine) {
 		}
 		slices.Sort(p.fireAt[i])
 	}
+	for range m.allocFailures {
+		p.failAt = append(p.failAt, 1+p.rng.IntN(p.k))
+	}
+	slices.Sort(p.failAt)
 }
 
 func (p *PCT) setPrio(id, v int) {
@@ -136,6 +143,22 @@ func (p *PCT) Choose(m *Machine, moves []Move) (int, error) {
 			return i, nil
 		}
 	}
+	if len(p.failAt) > 0 && p.failAt[0] <= step {
+		// A due failure goes to the highest-priority allocation.
+		best, bestPrio := -1, 0
+		for i, mv := range moves {
+			if mv.Kind != MoveFailAlloc {
+				continue
+			}
+			if pr := p.priority(m, mv); best < 0 || pr > bestPrio {
+				best, bestPrio = i, pr
+			}
+		}
+		if best >= 0 {
+			p.failAt = p.failAt[1:]
+			return best, nil
+		}
+	}
 	best := p.best(m, moves)
 	if best < 0 {
 		// Only interrupts can happen: fire the first, spending a due slot.
@@ -157,13 +180,53 @@ func (p *PCT) best(m *Machine, moves []Move) int {
 	best, bestPrio := -1, 0
 	for i, mv := range moves {
 		if mv.Kind == MoveIRQ || mv.Kind == MoveFailAlloc {
-			continue // interrupts come at their due steps; PCT injects no allocation failures
+			continue // interrupts and allocation failures come at their due steps
 		}
 		if pr := p.priority(m, mv); best < 0 || pr > bestPrio {
 			best, bestPrio = i, pr
 		}
 	}
 	return best
+}
+
+// POS is partial order sampling (Yuan, Yang and Gu, CAV 2018): every
+// possible move gets a random priority, the move of highest priority is
+// taken, and then the moves that race with it (those whose access
+// conflicts with its access, see Access) draw new priorities, as does the
+// taken move's successor. Unlike a random walk, which takes a long run of
+// one context's steps with vanishing probability, POS samples the orders
+// of racing accesses close to uniformly whatever lies between them; unlike
+// PCT it needs no estimate of the run's length or the bug's depth.
+type POS struct {
+	rng  *rand.Rand
+	prio map[Move]float64 // looked up, never ranged over
+}
+
+// NewPOS returns partial order sampling seeded with seed.
+func NewPOS(seed uint64) *POS {
+	return &POS{rng: rand.New(rand.NewPCG(seed, 0x905)), prio: map[Move]float64{}}
+}
+
+// Choose implements Strategy.
+func (p *POS) Choose(m *Machine, moves []Move) (int, error) {
+	best, bestPrio := 0, -1.0
+	for i, mv := range moves {
+		pr, ok := p.prio[mv]
+		if !ok {
+			pr = p.rng.Float64()
+			p.prio[mv] = pr
+		}
+		if pr > bestPrio {
+			best, bestPrio = i, pr
+		}
+	}
+	taken := m.Pending(moves[best])
+	for _, mv := range moves {
+		if a := m.Pending(mv); mv == moves[best] || a.Conflicts(&taken) {
+			delete(p.prio, mv)
+		}
+	}
+	return best, nil
 }
 
 // Replay replays a recorded list of decisions, checking at every step that

@@ -9,7 +9,7 @@
 // compare too, on what they know) for those scenarios.
 //
 //	simrun list [SCENARIO]
-//	simrun explore SCENARIO [--strategy=random|pct|mix] [--seed=N] [--runs=N] [--time=D]
+//	simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D]
 //	                        [--depth=N] [--set key=value ...] [-o FILE] [--json]
 //	simrun replay FILE [--trace=lines|columns] [--json]
 //

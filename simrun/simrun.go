@@ -34,8 +34,9 @@ const (
 
 const usage = `usage:
   simrun list [SCENARIO]
-  simrun explore SCENARIO [--strategy=random|pct|mix] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
   simrun corpus FILE [-o OUT]
@@ -66,6 +67,8 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		return c.exploreCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		return c.checkCmd(args[1:], stdout, stderr)
+	case "strategies":
+		return c.strategiesCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
 		return c.replayCmd(args[1:], stdout, stderr)
 	case "shrink":
@@ -82,7 +85,7 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, check, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, check, strategies, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
 	return exitUsage
 }
 
@@ -183,7 +186,7 @@ func toJSON(f *sim.Failure) *failureJSON {
 
 func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("explore")
-	strategy := fs.String("strategy", explore.Random, "random, pct or mix")
+	strategy := fs.String("strategy", explore.Mix, "mix (random, PCT and POS in turn), random, pct or pos")
 	seed := fs.Uint64("seed", 1, "seed of the exploration")
 	runs := fs.Int("runs", 100_000, "at most this many runs (0: no limit)")
 	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")

@@ -68,7 +68,7 @@ func TestExploreFindsSavesAndReplays(t *testing.T) {
 	code, out, errOut := simrun(t, "explore", "ring2005", "-o", path)
 	assert.Equal(t, exitFailure, code)
 	assert.Empty(t, errOut)
-	assert.Regexp(t, `^FAIL ring2005 \(cpus=2 ring=8 burst=8 packets=64, random seed=1\)\n`, out)
+	assert.Regexp(t, `^FAIL ring2005 \(cpus=2 ring=8 burst=8 packets=64, mix seed=1\)\n`, out)
 	assert.Contains(t, out, "panic: Tail pointer must be null\n  at step ")
 	assert.Contains(t, out, "schedule saved to "+path)
 	require.FileExists(t, path)
