@@ -202,6 +202,7 @@ func TestDeterminism(t *testing.T) {
 	for _, strategy := range []func(seed uint64) Strategy{
 		func(s uint64) Strategy { return NewRandom(s) },
 		func(s uint64) Strategy { return NewPCT(s, 3, 200) },
+		func(s uint64) Strategy { return NewPOS(s) },
 	} {
 		for seed := range uint64(20) {
 			a := busyMachine(t, true).Run(strategy(seed))
