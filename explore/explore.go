@@ -183,7 +183,7 @@ func located(sc *scenario.Scenario, v scenario.Values, opt scenario.Options, r s
 	case sim.KindStepBudget, sim.KindDeadlock, sim.KindWatchdog:
 		return r
 	}
-	opt.Positions = true
+	opt.Positions, opt.Cover = true, nil
 	rr := sc.Run(v, opt, sim.NewReplay(r.Decisions))
 	if rr.Err != nil || rr.Failure == nil || rr.Failure.Kind != r.Failure.Kind || rr.Failure.Message != r.Failure.Message {
 		return r

@@ -6,6 +6,9 @@ package scenario
 
 import (
 	"fmt"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,12 +239,25 @@ type Options struct {
 	Trace     bool
 	Positions bool      // see sim.Config.Positions
 	Host      *sim.Host // runs the machine on the host's goroutines (nil: its own)
+	// Cover, when set, collects every run's concurrency coverage.
+	Cover *sim.Coverage
+}
+
+// WorkloadDir is the directory of the source file the scenario's Build
+// function is in, or "" when the build recorded none.
+func (s *Scenario) WorkloadDir() string {
+	fn := runtime.FuncForPC(reflect.ValueOf(s.Build).Pointer())
+	if fn == nil {
+		return ""
+	}
+	file, _ := fn.FileLine(fn.Entry())
+	return filepath.Dir(file)
 }
 
 // Run builds the scenario with values v on a fresh machine, runs it under
 // strategy and applies the end-of-run check to a clean run.
 func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result {
-	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Positions: opt.Positions, Host: opt.Host}
+	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Positions: opt.Positions, Host: opt.Host, Cover: opt.Cover}
 	if s.AllocFailures != nil {
 		cfg.AllocFailures = s.AllocFailures(v)
 	}

@@ -117,6 +117,19 @@ func (m *Machine) touch(c *Cell, write bool) {
 	m.acc.uses = append(m.acc.uses, cellUse{c.id, write})
 }
 
+// wrote reports whether the running decision wrote cell c.
+func (m *Machine) wrote(c *Cell) bool {
+	if c == nil {
+		return false
+	}
+	for _, u := range m.acc.uses {
+		if u.id == c.id {
+			return u.write
+		}
+	}
+	return false
+}
+
 // global marks the running decision as touching state every context can
 // observe.
 func (m *Machine) global() { m.acc.Global = true }

@@ -193,6 +193,9 @@ func (f *Ctx) runnable() bool {
 func (m *Machine) exec(f *Ctx) uint64 {
 	o := &f.op
 	c := f.CPU()
+	if cv := m.cfg.Cover; cv != nil && o.kind > opKsoftirqd && o.kind != opMutexWake {
+		defer func() { cv.point(f, o, o.cell, m.wrote(o.cell)) }()
+	}
 	if f.spinning {
 		// It ran because a watched cell changed: which cells it waited
 		// on is part of what the decision depended on.

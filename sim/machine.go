@@ -39,6 +39,9 @@ type Config struct {
 	// Host, when set, runs the machine on goroutines kept from earlier
 	// runs (see Host); nil runs it on goroutines of its own.
 	Host *Host
+	// Cover, when set, collects the run's concurrency coverage (implies
+	// Positions).
+	Cover *Coverage
 }
 
 // Defaults for Config fields left zero.
@@ -112,7 +115,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Watchdog == 0 {
 		cfg.Watchdog = DefaultWatchdog
 	}
-	cfg.Positions = cfg.Positions || cfg.Trace
+	cfg.Positions = cfg.Positions || cfg.Trace || cfg.Cover != nil
 	m := &Machine{cfg: cfg, allocFailures: cfg.AllocFailures, lastCPU: -1}
 	for i := range cfg.CPUs {
 		m.cpus = append(m.cpus, &CPU{m: m, id: i})
@@ -217,6 +220,9 @@ func (m *Machine) Run(s Strategy) Result {
 	}
 	m.started = true
 	m.strategy = s
+	if m.cfg.Cover != nil {
+		m.cfg.Cover.startRun()
+	}
 	m.addKsoftirqd()
 	h := m.cfg.Host
 	if h == nil {

@@ -27,11 +27,15 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-check.sched)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	trace := fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns")
+	coverage := fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders")
 	var set setFlags
 	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "check", err)
+	}
+	if *coverage && *asJSON {
+		return usageError(stderr, "check", errors.New("--cover reports in text only: drop --json"))
 	}
 	if len(pos) != 1 {
 		return usageError(stderr, "check", errors.New("want exactly one scenario name (simrun list shows them)"))
@@ -65,6 +69,12 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 		Scenario: s, Values: v, MaxExecutions: *executions, NoReduction: *noReduction,
 		Bounds:  exhaustive.Bounds{Preemptions: *preemptions, Interrupts: *interrupts, Failures: *failures},
 		Options: scenario.Options{MaxSteps: *maxSteps},
+	}
+	var cv *sim.Coverage
+	if *coverage {
+		cv = sim.NewCoverage()
+		cfg.Options.Cover = cv
+		defer writeCover(stdout, cv, s)
 	}
 	prog := newProgress(stderr, *asJSON)
 	cfg.Progress = func(st exhaustive.Stats) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kernelsim/lfsim/bench"
+	"github.com/kernelsim/lfsim/cover"
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
@@ -34,8 +35,8 @@ const (
 
 const usage = `usage:
   simrun list [SCENARIO]
-  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
-  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
@@ -195,11 +196,15 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-seedN.sched)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	trace := fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns")
+	coverage := fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders")
 	var set setFlags
 	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "explore", err)
+	}
+	if *coverage && *asJSON {
+		return usageError(stderr, "explore", errors.New("--cover reports in text only: drop --json"))
 	}
 	if len(pos) != 1 {
 		return usageError(stderr, "explore", errors.New("want exactly one scenario name (simrun list shows them)"))
@@ -229,10 +234,18 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	if path == "" {
 		path = fmt.Sprintf("%s-seed%d.sched", s.Name, *seed)
 	}
+	var cv *sim.Coverage
+	if *coverage {
+		cv = sim.NewCoverage()
+		cfg.Options.Cover = cv
+	}
 	prog := newProgress(stderr, *asJSON)
 	cfg.Progress = prog.update
 	res, err := explore.Explore(ctx, cfg)
 	prog.clear()
+	if cv != nil {
+		defer writeCover(stdout, cv, s)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "simrun explore: %v\n", err)
 		return exitUsage
@@ -299,6 +312,12 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 			pu.Atomics, pu.Barriers, pu.Slab, pu.Toggles)
 	}
 	return code
+}
+
+// writeCover prints the coverage report of an exploration of s.
+func writeCover(w io.Writer, cv *sim.Coverage, s *scenario.Scenario) {
+	fmt.Fprintln(w)
+	cover.Write(w, cv.Runs(), cover.Report(cv, []string{s.WorkloadDir()}))
 }
 
 func pctDepth(strategy string, depth int) int {

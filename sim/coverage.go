@@ -1,0 +1,66 @@
+package sim
+
+import "strconv"
+
+// Coverage collects, over the runs of an exploration, which scheduling
+// points ran and in which orders conflicting accesses met: for each cell,
+// each access and the access before it by another context, when either
+// wrote. A pair of sites seen in one order only is a race the exploration
+// never reversed. Give the same Coverage to every run's Config; it is not
+// safe for concurrent runs.
+type Coverage struct {
+	// Points counts the operations run at each source position.
+	Points map[Pos]int
+	// Orders counts, for each ordered pair of sites (earlier, later),
+	// the conflicting accesses seen in that order.
+	Orders map[[2]Pos]int
+	last   map[uint32]lastAccess // this run's latest access to each cell
+	runs   int
+}
+
+// Pos is a source position.
+type Pos struct {
+	File string // as the build recorded it
+	Line int
+}
+
+// Short is the position as traces show it: directory/file.go:line.
+func (p Pos) Short() string {
+	if p.File == "" {
+		return "?:" + strconv.Itoa(p.Line)
+	}
+	return shortPos(p.File, p.Line)
+}
+
+type lastAccess struct {
+	pos   Pos
+	frame int
+	write bool
+}
+
+// NewCoverage returns an empty collector.
+func NewCoverage() *Coverage {
+	return &Coverage{Points: map[Pos]int{}, Orders: map[[2]Pos]int{}, last: map[uint32]lastAccess{}}
+}
+
+// Runs is how many runs were collected.
+func (cv *Coverage) Runs() int { return cv.runs }
+
+func (cv *Coverage) startRun() {
+	cv.runs++
+	clear(cv.last)
+}
+
+// point records that frame f ran operation o, which used cell c (nil for
+// none), writing it or not.
+func (cv *Coverage) point(f *Ctx, o *op, c *Cell, write bool) {
+	pos := Pos{o.file, o.line}
+	cv.Points[pos]++
+	if c == nil {
+		return
+	}
+	if prev, ok := cv.last[c.id]; ok && prev.frame != f.id && (prev.write || write) {
+		cv.Orders[[2]Pos{prev.pos, pos}]++
+	}
+	cv.last[c.id] = lastAccess{pos, f.id, write}
+}
