@@ -13,8 +13,9 @@ import (
 	"github.com/kernelsim/lfsim/sim"
 )
 
-// The queue used as the original requires passes PCT exploration, with
-// conservation and linearizability checked on every run.
+// The queue used as the original requires passes the default
+// exploration (random, POS and PCT in turn), with conservation and
+// linearizability checked on every run.
 func TestAlfCorrectUsePasses(t *testing.T) {
 	runs := 20_000
 	if testing.Short() {
@@ -22,7 +23,7 @@ func TestAlfCorrectUsePasses(t *testing.T) {
 	}
 	for _, name := range []string{"alf-mpmc", "alf-spsc"} {
 		c := config(t, name)
-		c.Strategy, c.Runs = PCT, runs
+		c.Strategy, c.Runs = Mix, runs
 		out, err := Explore(context.Background(), c)
 		require.NoError(t, err)
 		assert.Nil(t, out.Failure, "%s: %v", name, out.Failure)

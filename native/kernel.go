@@ -82,6 +82,11 @@ func (c *Ctx) Account(fn func()) { fn() }
 // Annotate is the simulator's trace note: nothing here.
 func (c *Ctx) Annotate(format string, args ...any) {}
 
+// Ghost does nothing natively: it tells the simulator's exhaustive search
+// about Go state shared between contexts, which real hardware orders by
+// itself.
+func (c *Ctx) Ghost() {}
+
 // OpenSoftirq is open_softirq(nr, handler).
 func (m *Machine) OpenSoftirq(nr int, handler func(*Ctx)) {
 	if nr < 0 || nr >= NrSoftirqs {

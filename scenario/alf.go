@@ -277,7 +277,8 @@ func alfScenarios() []*Scenario {
 	return []*Scenario{
 		alfScenario("alf-mpmc", "alf_queue MP/MC: a task per CPU enqueues and dequeues with preemption disabled (passes)", false,
 			append(shrinkCPUs(alfParams("3", "8", "4", "6", "32", "on")),
-				Param{Name: "consumers", Doc: "tasks, the last ones, that only dequeue (the others then only enqueue); 0: every task does both", Default: "0", Min: 0, Max: sim.MaxCPUs}),
+				Param{Name: "consumers", Doc: "tasks, the last ones, that only dequeue (the others then only enqueue); 0: every task does both", Default: "0", Min: 0, Max: sim.MaxCPUs},
+				Param{Name: "pin", Doc: "tasks pinned one per CPU, or free to migrate when preempted", Default: "on", Choices: []string{"on", "off"}}),
 			fromParam,
 			func(v Values, rng *rand.Rand, w *AlfLoad) {
 				n, consumers := v.Int("cpus"), v.Int("consumers")
@@ -290,7 +291,11 @@ func alfScenarios() []*Scenario {
 					default:
 						kind = enqueues
 					}
-					w.Tasks = append(w.Tasks, AlfTask{Name: "mpmc/" + strconv.Itoa(cpu), CPU: cpu, Protect: true,
+					pin := cpu
+					if v["pin"] == "off" {
+						pin = sim.Any
+					}
+					w.Tasks = append(w.Tasks, AlfTask{Name: "mpmc/" + strconv.Itoa(cpu), CPU: pin, Protect: true,
 						Ops: randomOps(rng, v.Int("ops"), v.Int("bulk"), kind)})
 				}
 			}),

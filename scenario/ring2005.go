@@ -31,6 +31,7 @@ func ring2005Scenario(locked bool) *Scenario {
 		{Name: "ring", Doc: "ring slots (the original: 4096)", Default: "8", Min: 1, Max: ring2005.MaxPoolSize},
 		{Name: "burst", Doc: "packets per NIC interrupt and per NAPI poll", Default: "8", Min: 1, Max: 256},
 		{Name: "packets", Doc: "packets received in all", Default: "64", Min: 1, Max: 100_000, Shrink: true},
+		{Name: "irqs", Doc: "firings per CPU of a device hardirq that takes a data buffer from the ring and gives it back", Default: "0", Min: 0, Max: 10_000, Shrink: true},
 	}
 	s.CPUs = func(v Values) int { return v.Int("cpus") }
 	s.Build = func(m *sim.Machine, v Values) Check { return buildRing2005(m, v, locked) }
@@ -89,6 +90,7 @@ func (n *nicSet) irq(c *sim.Ctx) {
 // packets its NIC announced, each numbered and passed to receive, and
 // NET_RX raised again while more are waiting.
 func (n *nicSet) poll(c *sim.Ctx, receive func(pkt int)) {
+	c.Ghost()
 	nic := &n.cpu[c.RawSmpProcessorID()]
 	for budget := n.burst; budget > 0 && nic.polled < nic.announced; budget-- {
 		pkt := n.next
@@ -110,7 +112,8 @@ type mailbox struct {
 
 func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 	cpus, burst, packets := v.Int("cpus"), v.Int("burst"), v.Int("packets")
-	l := &ring2005Load{ledger: newLedger(packets), boxes: make([]mailbox, cpus)}
+	irqs := v.Int("irqs")
+	l := &ring2005Load{ledger: newLedger(packets + cpus*irqs), boxes: make([]mailbox, cpus)}
 	if locked {
 		l.pool = ring2005.NewLocked(m, v.Int("ring"), l.ledger)
 	} else {
@@ -124,6 +127,16 @@ func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 	for c := range cpus {
 		from := (c + cpus - 1) % cpus
 		m.Go(fmt.Sprintf("reader/%d", c), c, func(ctx *sim.Ctx) { l.reader(ctx, c, l.rx.cpu[from].quota) })
+	}
+	for c := range cpus {
+		fired := 0
+		m.RequestIRQ(c, "dev", irqs, func(ctx *sim.Ctx) {
+			// Each firing is a packet of its own, numbered after the NICs'.
+			pkt := packets + c*irqs + fired
+			fired++
+			l.ledger.take(ctx, pkt, l.pool.AllocData(ctx))
+			l.pool.FreeData(ctx, l.ledger.release(ctx, pkt))
+		})
 	}
 	return func() *sim.Failure { return l.ledger.check(l.pool.Slots()) }
 }
@@ -174,6 +187,7 @@ func newLedger(packets int) *ledger {
 
 // Kmalloc implements ring2005.Allocator: a fresh buffer.
 func (g *ledger) Kmalloc(c *sim.Ctx) uint64 {
+	c.Ghost()
 	g.owner = append(g.owner, 0)
 	g.kfreed = append(g.kfreed, false)
 	b := uint64(len(g.owner) - 1)
@@ -183,6 +197,7 @@ func (g *ledger) Kmalloc(c *sim.Ctx) uint64 {
 
 // Kfree implements ring2005.Allocator.
 func (g *ledger) Kfree(c *sim.Ctx, b uint64) {
+	c.Ghost()
 	if g.kfreed[b] {
 		c.Fail(sim.KindDoubleFree, "buffer #%d is kfree'd a second time", b)
 	}
@@ -192,6 +207,7 @@ func (g *ledger) Kfree(c *sim.Ctx, b uint64) {
 
 // take gives buffer b to packet pkt, which writes its data into it.
 func (g *ledger) take(c *sim.Ctx, pkt int, b uint64) {
+	c.Ghost()
 	switch {
 	case b == 0:
 		c.Fail(sim.KindNilDeref, "packet %d got a NULL data buffer from the ring (the slot was emptied by someone else between the check and the read); receiving into it dereferences NULL", pkt)
@@ -207,6 +223,7 @@ func (g *ledger) take(c *sim.Ctx, pkt int, b uint64) {
 
 // release ends packet pkt's ownership of its buffer and returns it.
 func (g *ledger) release(c *sim.Ctx, pkt int) uint64 {
+	c.Ghost()
 	b := g.bufOf[pkt]
 	if g.owner[b] != pkt+1 {
 		c.Fail(sim.KindDoubleFree, "packet %d frees buffer #%d, which it no longer owns", pkt, b)

@@ -14,16 +14,16 @@ func TestValues(t *testing.T) {
 	require.NoError(t, err)
 	v, err := s.Values(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "cpus=2 ring=8 burst=8 packets=64", s.String(v))
+	assert.Equal(t, "cpus=2 ring=8 burst=8 packets=64 irqs=0", s.String(v))
 	v, err = s.Values([]string{"cpus=4", "ring=4096"})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"cpus=4", "ring=4096", "burst=8", "packets=64"}, s.Set(v))
+	assert.Equal(t, []string{"cpus=4", "ring=4096", "burst=8", "packets=64", "irqs=0"}, s.Set(v))
 
 	for set, want := range map[string]string{
 		"cpus=0":     "scenario ring2005: cpus=0: want 1..64",
 		"ring=4097":  "scenario ring2005: ring=4097: want 1..4096",
 		"burst=many": "scenario ring2005: burst=many: want an integer",
-		"colour=red": `scenario ring2005 has no parameter "colour" (it has: cpus, ring, burst, packets)`,
+		"colour=red": `scenario ring2005 has no parameter "colour" (it has: cpus, ring, burst, packets, irqs)`,
 		"cpus":       `--set "cpus": want key=value`,
 	} {
 		_, err := s.Values([]string{set})

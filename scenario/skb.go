@@ -103,6 +103,7 @@ func skbParams() []Param {
 		{Name: "prealloc", Doc: "qmempool objects preallocated", Default: "32", Min: 0, Max: 65536, Shrink: true},
 		{Name: "ring", Doc: "ring2005 slots", Default: "64", Min: 1, Max: ring2005.MaxPoolSize},
 		{Name: "fails", Doc: "allocations the strategy may make fail (the NIC drops those packets)", Default: "0", Min: 0, Max: 100_000, Shrink: true},
+		{Name: "senders", Doc: "alloc+free pairs each of cpus tasks, free to migrate, makes from task context while NET_RX uses the pool", Default: "0", Min: 0, Max: 10_000, Shrink: true},
 	}
 }
 
@@ -125,7 +126,7 @@ func skbScenario() *Scenario {
 		Params:        skbParams(),
 		CPUs:          func(v Values) int { return v.Int("cpus") },
 		Validate:      validatePool,
-		Units:         func(v Values) int { return v.Int("packets") },
+		Units:         func(v Values) int { return v.Int("packets") + v.Int("cpus")*v.Int("senders") },
 		AllocFailures: func(v Values) int { return v.Int("fails") },
 		Build:         buildSKB,
 	}
@@ -173,8 +174,16 @@ func buildSKB(m *sim.Machine, v Values) Check {
 			c.BugOn(q.pool.Prealloc(c, sim.GFPKernel) != nil, "qmempool_create: prealloc failed")
 		})
 	}
+	senders := v.Int("senders")
+	tasks := cpus
+	if senders > 0 {
+		tasks += cpus
+		for s := range cpus {
+			m.Go(fmt.Sprintf("sender/%d", s), sim.Any, func(c *sim.Ctx) { l.sender(c, packets+1+s*senders, senders) })
+		}
+	}
 	m.Go("pooldestroy", 0, func(c *sim.Ctx) {
-		for c.ReadOnce(l.readers) != uint64(cpus) {
+		for c.ReadOnce(l.readers) != uint64(tasks) {
 			c.CpuRelax()
 		}
 		l.pool.teardown(c)
@@ -250,6 +259,29 @@ func (l *skbLoad) reader(c *sim.Ctx, cpu int) {
 			}
 		}
 		c.CpuRelax()
+	}
+	c.AtomicAddReturn(l.readers, 1)
+}
+
+// sender makes n alloc+free pairs from task context, holders first,
+// first+1, ...: the pool disables bottom halves around each call, on
+// whichever CPU the task runs on then, while NET_RX there uses the pool.
+func (l *skbLoad) sender(c *sim.Ctx, first, n int) {
+	for id := first; id < first+n; id++ {
+		var buf uint64
+		l.hist.Alloc(c, id, func() uint64 {
+			c.Account(func() { buf = l.pool.alloc(c) })
+			return buf
+		})
+		if buf == 0 {
+			continue // an injected failure: nothing to free
+		}
+		word := c.Machine().Object(buf).Word(0)
+		c.Store(word, uint64(id))
+		if got := c.Load(word); got != uint64(id) {
+			c.Fail(KindDoubleOwner, "sender's buffer #%d holds packet %d's data: two holders own one buffer", buf, int(got)-1)
+		}
+		l.hist.Free(c, id, buf, func() { c.Account(func() { l.pool.free(c, buf) }) })
 	}
 	c.AtomicAddReturn(l.readers, 1)
 }

@@ -11,9 +11,11 @@ import "slices"
 // possible on the way. That is what partial-order reduction relies on.
 //
 // The machine sees only what simulated code does through a Ctx. Workload
-// code that shares Go variables between contexts must also read the step
-// clock (Machine.Step) where it touches them, as histories of calls do,
-// or the reduction may treat those decisions as independent.
+// code that shares Go variables between contexts (a checker's ledger, a
+// counter numbering packets) must say so with Ctx.Ghost where it touches
+// them (reading the step clock, Machine.Step, as histories of calls do,
+// counts too), or the reduction may treat those decisions as
+// independent and explore one order of them only.
 type Access struct {
 	CPU    int
 	Global bool
@@ -128,6 +130,16 @@ func (m *Machine) wrote(c *Cell) bool {
 		}
 	}
 	return false
+}
+
+// Ghost declares that the code running now reads or writes Go state that
+// other contexts share (a checker's ledger, a workload's counter): the
+// decision it belongs to is then ordered against every other by the
+// exhaustive search's reduction. It costs nothing and changes no run.
+func (f *Ctx) Ghost() {
+	if f.m.inUser {
+		f.m.global()
+	}
 }
 
 // global marks the running decision as touching state every context can

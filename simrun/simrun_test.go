@@ -48,7 +48,7 @@ func TestList(t *testing.T) {
 			assert.Contains(t, lines[i], p.Name+"="+p.Default)
 		}
 	}
-	assert.Contains(t, lines[0], "cpus=2 ring=8 burst=8 packets=64")
+	assert.Contains(t, lines[0], "cpus=2 ring=8 burst=8 packets=64 irqs=0")
 }
 
 func TestListOneScenario(t *testing.T) {
@@ -68,7 +68,7 @@ func TestExploreFindsSavesAndReplays(t *testing.T) {
 	code, out, errOut := simrun(t, "explore", "ring2005", "-o", path)
 	assert.Equal(t, exitFailure, code)
 	assert.Empty(t, errOut)
-	assert.Regexp(t, `^FAIL ring2005 \(cpus=2 ring=8 burst=8 packets=64, mix seed=1\)\n`, out)
+	assert.Regexp(t, `^FAIL ring2005 \(cpus=2 ring=8 burst=8 packets=64 irqs=0, mix seed=1\)\n`, out)
 	assert.Contains(t, out, "panic: Tail pointer must be null\n  at step ")
 	assert.Contains(t, out, "schedule saved to "+path)
 	require.FileExists(t, path)
@@ -260,7 +260,7 @@ func TestShrink(t *testing.T) {
 	require.Equal(t, exitPass, code, errOut)
 	min := filepath.Join(dir, "crash.min.sched")
 	assert.Contains(t, out, "shrunk "+path+": panic: Tail pointer must be null")
-	m := regexp.MustCompile(`before: (\d+) steps, \d+ CPU switches, \d+ preemptions, \d+ interrupts[^\n]*\n  after:  (\d+) steps, \d+ CPU switches, 0 preemptions, [012] interrupts \(cpus=2 ring=8 burst=8 packets=\d+\)`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`before: (\d+) steps, \d+ CPU switches, \d+ preemptions, \d+ interrupts[^\n]*\n  after:  (\d+) steps, \d+ CPU switches, 0 preemptions, [012] interrupts \(cpus=2 ring=8 burst=8 packets=\d+ irqs=0\)`).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
 	before, _ := strconv.Atoi(m[1])
 	after, _ := strconv.Atoi(m[2])
@@ -308,7 +308,7 @@ func TestCorpusEntries(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	code, _, errOut = simrun(t, "corpus", path)
 	assert.Equal(t, exitUsage, code)
-	assert.Contains(t, errOut, "no fuzz target runs scenario ring2005 with cpus=2 ring=8 burst=8 packets=64")
+	assert.Contains(t, errOut, "no fuzz target runs scenario ring2005 with cpus=2 ring=8 burst=8 packets=64 irqs=0")
 }
 
 func TestBenchPrintsTheOriginalsTablesBesideOurs(t *testing.T) {
