@@ -5,7 +5,8 @@ import "slices"
 // Access is what one decision touched while it ran: its CPU's own state,
 // the cells it read or wrote, and whether it touched state that every
 // context can observe (the allocator, mutexes and the tasks they wake,
-// which task runs where, the injection budget, the step clock). Two
+// which task runs where, the injection budget). Reading the step clock
+// counts as writing a cell of its own. Two
 // decisions whose accesses do not conflict commute: taken in either order
 // from the same state they reach the same state, with the same moves
 // possible on the way. That is what partial-order reduction relies on.
@@ -13,9 +14,10 @@ import "slices"
 // The machine sees only what simulated code does through a Ctx. Workload
 // code that shares Go variables between contexts (a checker's ledger, a
 // counter numbering packets) must say so with Ctx.Ghost where it touches
-// them (reading the step clock, Machine.Step, as histories of calls do,
-// counts too), or the reduction may treat those decisions as
-// independent and explore one order of them only.
+// them, or the reduction may treat those decisions as independent and
+// explore one order of them only. Reading the step clock (Machine.Step),
+// as histories of calls do, orders a decision against the others that
+// read it.
 type Access struct {
 	CPU    int
 	Global bool
@@ -140,6 +142,21 @@ func (f *Ctx) Ghost() {
 	if f.m.inUser {
 		f.m.global()
 	}
+}
+
+// clockID is the step clock's number among the cells: no cell has it.
+const clockID = 0
+
+// touchClock records a read of the step clock by the running decision,
+// as a write, so that any two decisions reading it are ordered.
+func (m *Machine) touchClock() {
+	for i, u := range m.acc.uses {
+		if u.id == clockID {
+			m.acc.uses[i].write = true
+			return
+		}
+	}
+	m.acc.uses = append(m.acc.uses, cellUse{clockID, true})
 }
 
 // global marks the running decision as touching state every context can
