@@ -125,13 +125,13 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 			res.Remaining, spentOf(res.Result), fj})
 		return code
 	}
-	runs := fmt.Sprintf("%d executions (%d pruned as equivalent, %d cut by the bounds), %d steps", res.Executions, res.Pruned, res.Cut, res.Steps)
+	runs := fmt.Sprintf("%d executions (%d stopped early as equivalent to one explored, %d stopped at the bounds), %d steps", res.Executions, res.Pruned, res.Cut, res.Steps)
 	switch {
 	case res.Failure != nil:
 		fmt.Fprintf(stdout, "FAIL %s (%s)\n", s.Name, s.String(v))
 		fmt.Fprintln(stdout, explore.Describe(res.Failure))
-		fmt.Fprintf(stdout, "found after %s; the schedule has %d preemptions, %d interrupts, %d allocation failures, and no schedule with fewer preemptions fails\n",
-			runs, res.Spent.Preemptions, res.Spent.Interrupts, res.Spent.Failures)
+		fmt.Fprintf(stdout, "found after %s; the schedule has %d preemptions, %d interrupts, %d allocation failures; with <= %d interrupts and <= %d allocation failures no schedule with fewer preemptions fails\n",
+			runs, res.Spent.Preemptions, res.Spent.Interrupts, res.Spent.Failures, b.Interrupts, b.Failures)
 		if path == "" {
 			break
 		}

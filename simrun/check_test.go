@@ -11,11 +11,11 @@ import (
 )
 
 func TestCheckPassIsComplete(t *testing.T) {
-	code, out, _ := simrun(t, "check", "ring2005-locked", "--set", "packets=2", "--preemptions=3")
+	code, out, _ := simrun(t, "check", "ring2005-locked", "--set", "packets=1", "--set", "burst=1", "--preemptions=2")
 	assert.Equal(t, exitPass, code)
 	assert.Contains(t, out, "PASS ring2005-locked")
 	assert.Contains(t, out, "complete: ")
-	assert.Contains(t, out, "no failure with <= 3 preemptions, <= 1 interrupts")
+	assert.Contains(t, out, "no failure with <= 2 preemptions, <= 1 interrupts")
 }
 
 func TestCheckFailureIsSavedAndReplays(t *testing.T) {
