@@ -71,6 +71,8 @@ func TestQmempoolRefillFindings(t *testing.T) {
 		"qmempool-refill-bug.sched":  {sim.KindBug, `^qmempool/qmempool\.go:\d+$`, "refill after slab failure: sharedq enqueue"},
 		"qmempool-refill-leak.sched": {"leak", `^scenario/skb\.go:\d+$`, "neither freed nor in the pool"},
 		"qmempool-refill-full.sched": {sim.KindBug, `^qmempool/qmempool\.go:\d+$`, "qmempool: refill: sharedq full"},
+		// Two CPUs suffice once a task allocates beside NET_RX (senders=).
+		"qmempool-refill-senders.sched": {sim.KindBug, `^qmempool/qmempool\.go:\d+$`, "qmempool: refill: sharedq full"},
 	} {
 		data, err := os.ReadFile(filepath.Join("..", "testdata", file))
 		require.NoError(t, err)
