@@ -49,13 +49,13 @@ import (
 type Bounds struct {
 	// Preemptions is the most preemptions a schedule may have; the search
 	// deepens from 0 to it.
-	Preemptions int
+	Preemptions int `json:"preemptions"`
 	// Interrupts is the most interrupts a schedule may fire while other
 	// moves were possible.
-	Interrupts int
+	Interrupts int `json:"interrupts"`
 	// Failures is the most allocation failures a schedule may inject (it
 	// cannot exceed what the scenario allows).
-	Failures int
+	Failures int `json:"failures"`
 }
 
 // Config is one search.
@@ -90,7 +90,9 @@ type Stats struct {
 
 // Cost is what a schedule spent of the bounds.
 type Cost struct {
-	Preemptions, Interrupts, Failures int
+	Preemptions int `json:"preemptions"`
+	Interrupts  int `json:"interrupts"`
+	Failures    int `json:"failures"`
 }
 
 func (c Cost) add(d Cost) Cost {

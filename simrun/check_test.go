@@ -25,7 +25,7 @@ func TestCheckFailureIsSavedAndReplays(t *testing.T) {
 	var got struct {
 		Verdict string `json:"verdict"`
 		Spent   struct {
-			Preemptions int `json:"Preemptions"`
+			Preemptions int `json:"preemptions"`
 		} `json:"failing_schedule_cost"`
 		Failure struct {
 			Kind     string `json:"kind"`
