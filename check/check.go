@@ -6,8 +6,10 @@
 //	func TestMyStack(t *testing.T) { check.Run(t, workload) }
 //	func FuzzMyStack(f *testing.F) { check.Fuzz(f, workload) }
 //
-// Run explores schedules (random walks and PCT in turn) until one fails or
-// the runs are spent. A failing schedule is saved at once under
+// Run explores schedules (random walks, POS and PCT in turn) until one
+// fails or the runs are spent; Prove runs every schedule within a
+// preemption and interrupt bound and fails the test unless it finds no
+// failure and covers the bounds. A failing schedule is saved at once under
 // testdata/lfsim/<name>/ next to the test, shrunk, saved again, and the
 // test fails with the failure and the shrunk schedule's trace, one column
 // per CPU, in its log. On the next `go test` every schedule saved there is
@@ -45,6 +47,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/schedule"
@@ -118,6 +121,7 @@ type config struct {
 	dir            string
 	shrinkAttempts int
 	noShrink       bool
+	executions     int
 }
 
 // Option changes how Run explores.
@@ -151,6 +155,14 @@ func Dir(path string) Option { return func(c *config) { c.dir = path } }
 func ShrinkAttempts(n int) Option {
 	return func(c *config) { c.shrinkAttempts, c.noShrink = n, n == 0 }
 }
+
+// Executions bounds Prove's work by the number of runs (default
+// DefaultExecutions; 0: no bound): a search that spends it fails the test
+// as incomplete.
+func Executions(n int) Option { return func(c *config) { c.executions = n } }
+
+// DefaultExecutions is how many runs Prove may spend unless told otherwise.
+const DefaultExecutions = 1_000_000
 
 // Flags of the test binary; see the package documentation.
 var (
@@ -191,12 +203,60 @@ func RunScenario(t TB, s *scenario.Scenario, opts ...Option) {
 		t.Logf("lfsim: %s: no failure in %d schedules (%s, seed %d)", s.Name, out.Runs, c.strategy, c.seed)
 		return
 	}
-	out.Schedule.FoundBy = "go test " + t.Name() + " " + out.Schedule.FoundBy
-	path, err := save(c.dir, out.Schedule, "")
+	found(t, s, c, out.Schedule, out.Failure, fmt.Sprintf("found in run %d, %d steps", out.FailRun, len(out.Schedule.Decisions)))
+}
+
+// Prove runs every schedule of workload w, named after the test, within
+// bounds b (see package exhaustive), and fails the test on the first
+// failing schedule (saved and shrunk as Run's are) or when the search
+// runs out of executions before covering the bounds: an incomplete
+// search proves nothing. Saved schedules are replayed first, as by Run.
+func Prove(t TB, w Workload, b exhaustive.Bounds, opts ...Option) {
+	t.Helper()
+	ProveScenario(t, w.Scenario(scenarioName(t.Name())), b, opts...)
+}
+
+// ProveScenario is Prove for a scenario of one's own (with parameters,
+// given by Set).
+func ProveScenario(t TB, s *scenario.Scenario, b exhaustive.Bounds, opts ...Option) {
+	t.Helper()
+	c, v, err := setup(s, opts)
 	if err != nil {
-		t.Fatalf("lfsim: %s: %s\n  (and the schedule could not be saved: %v)", s.Name, explore.Describe(out.Failure), err)
+		t.Fatalf("lfsim: %v", err)
 	}
-	f, note := out.Schedule, fmt.Sprintf("found in run %d, %d steps", out.FailRun, len(out.Schedule.Decisions))
+	if *flagReplay != "" {
+		replayFlagged(t, s, c)
+		return
+	}
+	replaySaved(t, s, v, c)
+	res, err := explore.Check(explore.CheckConfig{Scenario: s, Values: v, Bounds: b, MaxExecutions: c.executions,
+		Options: scenario.Options{MaxSteps: c.maxSteps}})
+	if err != nil {
+		t.Fatalf("lfsim: %s: %v", s.Name, err)
+	}
+	switch {
+	case res.Failure != nil:
+		res.Schedule.FoundBy = "go test " + t.Name() + " " + res.Schedule.FoundBy
+		found(t, s, c, res.Schedule, res.Failure, fmt.Sprintf("found by exhaustive search after %d executions; %d preemptions, the fewest any failing schedule needs",
+			res.Executions, res.Spent.Preemptions))
+	case !res.Complete:
+		t.Fatalf("lfsim: %s: incomplete: no failure in %d executions, but the budget ran out at preemption bound %d (about %.3g more needed); raise check.Executions or lower the bounds",
+			s.Name, res.Executions, res.Bound, res.Remaining)
+	default:
+		t.Logf("lfsim: %s: complete: %d executions (%d pruned), no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures",
+			s.Name, res.Executions, res.Pruned, b.Preemptions, b.Interrupts, b.Failures)
+	}
+}
+
+// found saves a failing schedule at once, shrinks it and saves it again,
+// and fails the test with it.
+func found(t TB, s *scenario.Scenario, c config, file *schedule.File, failure *sim.Failure, note string) {
+	t.Helper()
+	path, err := save(c.dir, file, "")
+	if err != nil {
+		t.Fatalf("lfsim: %s: %s\n  (and the schedule could not be saved: %v)", s.Name, explore.Describe(failure), err)
+	}
+	f := file
 	if !c.noShrink {
 		res, err := shrink.Shrink(s, f, shrink.Budget{Attempts: c.shrinkAttempts})
 		switch {
@@ -206,7 +266,7 @@ func RunScenario(t TB, s *scenario.Scenario, opts ...Option) {
 			f = res.File
 			if _, err := save(c.dir, f, path); err != nil {
 				note += fmt.Sprintf("; the shrunk schedule could not be saved: %v", err)
-				f = out.Schedule
+				f = file
 			} else {
 				note += fmt.Sprintf("; shrunk to %d steps, %d preemptions, %d interrupts", res.After.Steps, res.After.Preemptions, res.After.Interrupts)
 			}
@@ -217,7 +277,7 @@ func RunScenario(t TB, s *scenario.Scenario, opts ...Option) {
 
 // setup applies the options and the flags to the defaults.
 func setup(s *scenario.Scenario, opts []Option) (config, scenario.Values, error) {
-	c := config{runs: DefaultRuns, seed: 1, strategy: explore.Mix, depth: 3, shrinkAttempts: DefaultShrinkAttempts}
+	c := config{runs: DefaultRuns, seed: 1, strategy: explore.Mix, depth: 3, shrinkAttempts: DefaultShrinkAttempts, executions: DefaultExecutions}
 	for _, o := range opts {
 		o(&c)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kernelsim/lfsim/check"
+	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -55,6 +56,33 @@ func ExampleRun_lostUpdate() {
 	t.run(func() { check.Run(t, counter(racyAdd), check.Dir(dir)) })
 	fmt.Println(strings.Split(t.fatal, "\n")[0])
 	fmt.Println(strings.Contains(t.fatal, "found by the check at check/example_test.go:"))
+	// Output:
+	// lfsim: Counter: lost-update: n is 2 after 4 adds
+	// true
+}
+
+// Prove runs every schedule within the bounds: the atomic counter passes
+// for every schedule with up to two preemptions, and says so.
+//
+//	func TestCounter(t *testing.T) {
+//		check.Prove(t, workload, exhaustive.Bounds{Preemptions: 2})
+//	}
+func ExampleProve() {
+	t := &printer{name: "TestCounter"}
+	check.Prove(t, counter(atomicAdd), exhaustive.Bounds{Preemptions: 2})
+	// Output:
+	// lfsim: Counter: complete: 36 executions (6 pruned), no failure with <= 2 preemptions, <= 0 interrupts, <= 0 allocation failures
+}
+
+// The racy counter fails with the fewest preemptions a lost update needs.
+func ExampleProve_lostUpdate() {
+	dir, _ := os.MkdirTemp("", "lfsim")
+	defer os.RemoveAll(dir)
+	t := &printer{name: "TestCounter"}
+	t.run(func() { check.Prove(t, counter(racyAdd), exhaustive.Bounds{Preemptions: 2}, check.Dir(dir)) })
+	lines := strings.Split(t.fatal, "\n")
+	fmt.Println(lines[0])
+	fmt.Println(strings.Contains(t.fatal, "1 preemptions, the fewest any failing schedule needs"))
 	// Output:
 	// lfsim: Counter: lost-update: n is 2 after 4 adds
 	// true
