@@ -203,6 +203,7 @@ func RunScenario(t TB, s *scenario.Scenario, opts ...Option) {
 		t.Logf("lfsim: %s: no failure in %d schedules (%s, seed %d)", s.Name, out.Runs, c.strategy, c.seed)
 		return
 	}
+	out.Schedule.FoundBy = "go test " + t.Name() + " " + out.Schedule.FoundBy
 	found(t, s, c, out.Schedule, out.Failure, fmt.Sprintf("found in run %d, %d steps", out.FailRun, len(out.Schedule.Decisions)))
 }
 
