@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -78,6 +79,43 @@ func run(t *testing.T, name string, w Workload, opts ...Option) *recorder {
 		Run(r, w, opts...)
 	}()
 	return r
+}
+
+// prove is run for Prove.
+func prove(t *testing.T, name string, w Workload, b exhaustive.Bounds, opts ...Option) *recorder {
+	t.Helper()
+	r := &recorder{name: name}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				if _, ok := p.(stopped); !ok {
+					panic(p)
+				}
+			}
+		}()
+		Prove(r, w, b, opts...)
+	}()
+	return r
+}
+
+// Prove fails on a failure, saved with the search that found it, and on
+// a search its budget stopped; it passes only a complete search.
+func TestProveFailsUnlessComplete(t *testing.T) {
+	dir := t.TempDir()
+	r := prove(t, "TestCounter", counter(false), exhaustive.Bounds{Preemptions: 2}, Dir(dir))
+	assert.Contains(t, r.fatal, "lost-update")
+	assert.Contains(t, r.fatal, "the fewest any failing schedule needs")
+	files := saved(t, dir)
+	require.Len(t, files, 1)
+	f, err := readSchedule(files[0])
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(f.FoundBy, "go test TestCounter exhaustive preemptions=1 "), f.FoundBy)
+
+	r = prove(t, "TestCounter", counter(true), exhaustive.Bounds{Preemptions: 2}, Dir(t.TempDir()), Executions(3))
+	assert.Contains(t, r.fatal, "incomplete: no failure in 3 executions")
+	r = prove(t, "TestCounter", counter(true), exhaustive.Bounds{Preemptions: 2}, Dir(t.TempDir()))
+	assert.Empty(t, r.fatal)
+	assert.Contains(t, strings.Join(r.logs, "\n"), "complete: ")
 }
 
 func saved(t *testing.T, dir string) []string {
