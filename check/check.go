@@ -230,7 +230,7 @@ func ProveScenario(t TB, s *scenario.Scenario, b exhaustive.Bounds, opts ...Opti
 		return
 	}
 	replaySaved(t, s, v, c)
-	res, err := explore.Check(explore.CheckConfig{Scenario: s, Values: v, Bounds: b, MaxExecutions: c.executions,
+	res, err := explore.Check(context.Background(), explore.CheckConfig{Scenario: s, Values: v, Bounds: b, MaxExecutions: c.executions,
 		Options: scenario.Options{MaxSteps: c.maxSteps}})
 	if err != nil {
 		t.Fatalf("lfsim: %s: %v", s.Name, err)

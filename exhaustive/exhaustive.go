@@ -38,6 +38,7 @@
 package exhaustive
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -119,6 +120,9 @@ type Result struct {
 	// the bound being searched needs (from the share of the search tree
 	// already covered).
 	Remaining float64
+	// Interrupted is set when ctx was cancelled before the search ended:
+	// the result is then incomplete.
+	Interrupted bool
 }
 
 // errPruned stops a run every continuation of which is covered elsewhere.
@@ -127,10 +131,12 @@ var errPruned = errors.New("exhaustive: pruned")
 // errCut stops a run every continuation of which exceeds the bounds.
 var errCut = errors.New("exhaustive: cut by the bounds")
 
-// Search runs the schedules. run builds a fresh machine with the workload
-// and runs it under the given strategy; it must be deterministic: the
-// same decisions give the same run. An error means it was not.
-func Search(run func(sim.Strategy) sim.Result, cfg Config) (Result, error) {
+// Search runs the schedules until the bounds are covered, a failure is
+// found, the budget is spent or ctx is cancelled. run builds a fresh
+// machine with the workload and runs it under the given strategy; it must
+// be deterministic: the same decisions give the same run. An error means
+// it was not.
+func Search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config) (Result, error) {
 	if cfg.Bounds.Preemptions < 0 || cfg.Bounds.Interrupts < 0 || cfg.Bounds.Failures < 0 {
 		return Result{}, errors.New("exhaustive: negative bound")
 	}
@@ -143,7 +149,7 @@ func Search(run func(sim.Strategy) sim.Result, cfg Config) (Result, error) {
 		b.Preemptions = bound
 		res.Bound = bound
 		w := &walker{bounds: b, reduce: !cfg.NoReduction}
-		done, err := w.search(run, cfg, &res)
+		done, err := w.search(ctx, run, cfg, &res)
 		if err != nil || !done || (res.Failure != nil && !cfg.KeepGoing) {
 			if !done && res.Failure == nil {
 				res.Remaining = w.remaining()
@@ -193,9 +199,13 @@ type sleeper struct {
 	acc sim.Access
 }
 
-func (w *walker) search(run func(sim.Strategy) sim.Result, cfg Config, res *Result) (bool, error) {
+func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config, res *Result) (bool, error) {
 	for {
 		if cfg.MaxExecutions > 0 && res.Executions >= cfg.MaxExecutions {
+			return false, nil
+		}
+		if ctx.Err() != nil {
+			res.Interrupted = true
 			return false, nil
 		}
 		w.depth, w.m = 0, nil

@@ -1,6 +1,7 @@
 package exhaustive_test
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,7 +27,7 @@ type ends struct {
 func collect(t *testing.T, run func(sim.Strategy) sim.Result, b exhaustive.Bounds, reduce bool) (ends, exhaustive.Result) {
 	t.Helper()
 	e := ends{states: map[uint64]bool{}, failures: map[string]bool{}}
-	res, err := exhaustive.Search(run, exhaustive.Config{
+	res, err := exhaustive.Search(context.Background(), run, exhaustive.Config{
 		Bounds: b, NoReduction: !reduce, KeepGoing: true, MaxExecutions: 2_000_000,
 		EachEnd: func(r sim.Result) {
 			e.runs++
@@ -167,7 +168,7 @@ func TestZooFailsWithinTwoPreemptions(t *testing.T) {
 				t.Skip("long: runs without -short")
 			}
 			run := scenarioRun(t, z.scenario, z.set...)
-			res, err := exhaustive.Search(run, exhaustive.Config{Bounds: z.bounds, MaxExecutions: 100_000})
+			res, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: z.bounds, MaxExecutions: 100_000})
 			require.NoError(t, err)
 			require.NotNil(t, res.Failure, "not found in %d executions", res.Executions)
 			assert.Equal(t, z.kind, res.Failure.Kind, res.Failure.Message)
@@ -177,7 +178,7 @@ func TestZooFailsWithinTwoPreemptions(t *testing.T) {
 			if res.Bound > 0 {
 				lower := z.bounds
 				lower.Preemptions = res.Bound - 1
-				below, err := exhaustive.Search(run, exhaustive.Config{Bounds: lower})
+				below, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: lower})
 				require.NoError(t, err)
 				assert.Nil(t, below.Failure)
 				assert.True(t, below.Complete)
@@ -194,9 +195,9 @@ func TestZooFailsWithinTwoPreemptions(t *testing.T) {
 func TestSameBoundSameCount(t *testing.T) {
 	run := scenarioRun(t, "ring2005-locked", "packets=2", "burst=1")
 	cfg := exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1, Interrupts: 1}}
-	a, err := exhaustive.Search(run, cfg)
+	a, err := exhaustive.Search(context.Background(), run, cfg)
 	require.NoError(t, err)
-	b, err := exhaustive.Search(run, cfg)
+	b, err := exhaustive.Search(context.Background(), run, cfg)
 	require.NoError(t, err)
 	assert.Equal(t, a, b)
 	assert.True(t, a.Complete)
@@ -207,9 +208,9 @@ func TestSameBoundSameCount(t *testing.T) {
 // claim a pass, and says how much is left.
 func TestBudgetSaysIncomplete(t *testing.T) {
 	run := scenarioRun(t, "ring2005-locked", "packets=2", "burst=1")
-	full, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1, Interrupts: 1}})
+	full, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1, Interrupts: 1}})
 	require.NoError(t, err)
-	part, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1, Interrupts: 1}, MaxExecutions: full.Executions / 2})
+	part, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1, Interrupts: 1}, MaxExecutions: full.Executions / 2})
 	require.NoError(t, err)
 	assert.False(t, part.Complete)
 	assert.Nil(t, part.Failure)
@@ -224,7 +225,7 @@ func TestUnboundedWhenNothingIsCut(t *testing.T) {
 		x := m.NewCell("x", sim.W32, 0)
 		m.Go("only", 0, func(c *sim.Ctx) { c.WriteOnce(x, c.ReadOnce(x)+1) })
 	})
-	res, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 5}})
+	res, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 5}})
 	require.NoError(t, err)
 	assert.True(t, res.Complete)
 	assert.True(t, res.Unbounded)
@@ -246,7 +247,7 @@ func TestNondeterministicWorkloadIsAnError(t *testing.T) {
 		}
 		m.Go("c", 1, func(c *sim.Ctx) { c.WriteOnce(x, 3) })
 	})
-	_, err := exhaustive.Search(run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1}})
+	_, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1}})
 	require.ErrorContains(t, err, "not deterministic")
 }
 
@@ -278,4 +279,15 @@ func TestGhostOrdersSharedGoState(t *testing.T) {
 	red, _ := collect(t, customRun(ordering()), b, true)
 	assert.Len(t, all.states, 2)
 	assert.Equal(t, all.states, red.states)
+}
+
+// TestCancelledIsIncomplete: a search stopped from outside claims nothing.
+func TestCancelledIsIncomplete(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := exhaustive.Search(ctx, customRun(counters), exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 2}})
+	require.NoError(t, err)
+	assert.True(t, res.Interrupted)
+	assert.False(t, res.Complete)
+	assert.Zero(t, res.Executions)
 }

@@ -1,6 +1,7 @@
 package explore
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/kernelsim/lfsim/exhaustive"
@@ -30,8 +31,9 @@ type Checked struct {
 }
 
 // Check searches every schedule of the scenario within the bounds (see
-// package exhaustive): a pass is a proof for those bounds.
-func Check(c CheckConfig) (Checked, error) {
+// package exhaustive), until ctx is cancelled: a pass is a proof for those
+// bounds.
+func Check(ctx context.Context, c CheckConfig) (Checked, error) {
 	if c.Options.Host == nil {
 		host := sim.NewHost()
 		defer host.Close()
@@ -45,7 +47,7 @@ func Check(c CheckConfig) (Checked, error) {
 		return Checked{}, fmt.Errorf("--failures=%d: scenario %s allows at most %d allocation failures in a run (%s)", c.Bounds.Failures, c.Scenario.Name, allowed, c.Scenario.String(c.Values))
 	}
 	run := func(st sim.Strategy) sim.Result { return c.Scenario.Run(c.Values, c.Options, st) }
-	res, err := exhaustive.Search(run, exhaustive.Config{
+	res, err := exhaustive.Search(ctx, run, exhaustive.Config{
 		Bounds: c.Bounds, MaxExecutions: c.MaxExecutions, NoReduction: c.NoReduction, Progress: c.Progress,
 	})
 	out := Checked{Result: res}

@@ -1,6 +1,7 @@
 package simrun
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 
 // checkCmd runs every schedule of a scenario within bounds: a pass is a
 // proof for those bounds, a failure is minimal in preemptions.
-func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check")
 	preemptions := fs.Int("preemptions", 2, "most preemptions in a schedule (deepened from 0)")
 	interrupts := fs.Int("interrupts", 1, "most interrupts fired while something else could run")
@@ -80,7 +81,7 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 	cfg.Progress = func(st exhaustive.Stats) {
 		prog.line("%d runs (%d pruned) at preemption bound %d", st.Executions, st.Pruned, st.Bound)
 	}
-	res, err := explore.Check(cfg)
+	res, err := explore.Check(ctx, cfg)
 	prog.clear()
 	if err != nil {
 		fmt.Fprintf(stderr, "simrun check: %v\n", err)
@@ -101,6 +102,8 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 		fj = toJSON(res.Failure)
 		fj.Schedule = path
 		fj.Visualisation = attach(res.Failure, path, stderr)
+	} else if res.Interrupted {
+		code = exitInterrupted
 	} else if !res.Complete {
 		code = exitIncomplete
 	}
@@ -108,21 +111,22 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 	verdict := verdictOf(res.Result)
 	if *asJSON {
 		json.NewEncoder(stdout).Encode(struct {
-			Scenario   string            `json:"scenario"`
-			Params     map[string]string `json:"params"`
-			Verdict    string            `json:"verdict"`
-			Bounds     exhaustive.Bounds `json:"bounds"`
-			Bound      int               `json:"preemption_bound_reached"`
-			Reduction  bool              `json:"reduction"`
-			Executions int               `json:"executions"`
-			Pruned     int               `json:"pruned"`
-			Cut        int               `json:"cut"`
-			Steps      int64             `json:"steps"`
-			Remaining  float64           `json:"estimated_remaining,omitempty"`
-			Spent      *exhaustive.Cost  `json:"failing_schedule_cost,omitempty"`
-			Failure    *failureJSON      `json:"failure"`
+			Scenario    string            `json:"scenario"`
+			Params      map[string]string `json:"params"`
+			Verdict     string            `json:"verdict"`
+			Bounds      exhaustive.Bounds `json:"bounds"`
+			Bound       int               `json:"preemption_bound_reached"`
+			Reduction   bool              `json:"reduction"`
+			Executions  int               `json:"executions"`
+			Pruned      int               `json:"pruned"`
+			Cut         int               `json:"cut"`
+			Steps       int64             `json:"steps"`
+			Remaining   float64           `json:"estimated_remaining,omitempty"`
+			Interrupted bool              `json:"interrupted,omitempty"`
+			Spent       *exhaustive.Cost  `json:"failing_schedule_cost,omitempty"`
+			Failure     *failureJSON      `json:"failure"`
 		}{s.Name, v, verdict, b, res.Bound, !*noReduction, res.Executions, res.Pruned, res.Cut, res.Steps,
-			res.Remaining, spentOf(res.Result), fj})
+			res.Remaining, res.Interrupted, spentOf(res.Result), fj})
 		return code
 	}
 	runs := fmt.Sprintf("%d executions (%d stopped early as equivalent to one explored, %d stopped at the bounds), %d steps", res.Executions, res.Pruned, res.Cut, res.Steps)
@@ -160,8 +164,12 @@ func (c *Command) checkCmd(args []string, stdout, stderr io.Writer) int {
 		if res.Bound > 0 {
 			upTo = fmt.Sprintf("complete up to %d preemptions", res.Bound-1)
 		}
-		fmt.Fprintf(stdout, "INCOMPLETE %s (%s): no failure, but the budget ran out after %s; %s; preemption bound %d needs %s more executions\n",
-			s.Name, s.String(v), runs, upTo, res.Bound, est)
+		why := "the budget ran out"
+		if res.Interrupted {
+			why = "interrupted"
+		}
+		fmt.Fprintf(stdout, "INCOMPLETE %s (%s): no failure, but %s after %s; %s; preemption bound %d needs %s more executions\n",
+			s.Name, s.String(v), why, runs, upTo, res.Bound, est)
 	}
 	return code
 }

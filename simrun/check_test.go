@@ -1,6 +1,7 @@
 package simrun
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -66,4 +67,13 @@ func TestCheckBadInput(t *testing.T) {
 		assert.Empty(t, out, "%v", args)
 		assert.Regexp(t, `^simrun check: [^\n]+\n$`, errOut, "%v", args)
 	}
+}
+
+func TestCheckInterruptedIsIncomplete(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, out, _ := simrunCtx(t, ctx, "check", "ring2005-locked")
+	assert.Equal(t, exitInterrupted, code)
+	assert.Contains(t, out, "INCOMPLETE ring2005-locked")
+	assert.Contains(t, out, "interrupted after 0 executions")
 }

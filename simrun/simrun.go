@@ -67,7 +67,7 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 	case "explore":
 		return c.exploreCmd(ctx, args[1:], stdout, stderr)
 	case "check":
-		return c.checkCmd(args[1:], stdout, stderr)
+		return c.checkCmd(ctx, args[1:], stdout, stderr)
 	case "strategies":
 		return c.strategiesCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
