@@ -32,7 +32,10 @@
 // later past independent decisions, has an equivalent schedule in the
 // branch explored first that costs no more preemptions (moving the
 // current context's step forward never adds a switch away from a context
-// that could go on), so pruning it loses nothing within the bound.
+// that could go on), so pruning it loses nothing within the bound. That
+// needs "independent" to cover whether a CPU can move: a decision that
+// leaves its CPU blocked in a spin reads the cells the spinner watches
+// (sim.Access), so a write that would wake it is not moved past it.
 // Unrestricted sleep sets would: preemption bounding makes independent
 // decisions dependent (Coons, Musuvathi and McKinley, OOPSLA 2013).
 package exhaustive
@@ -74,7 +77,8 @@ type Config struct {
 	// failing or not; pruned runs are not passed.
 	EachEnd func(sim.Result)
 	// KeepGoing searches on past failures (for EachEnd); the result's
-	// Failure is then the first one found.
+	// Failure is then the first one found. Each preemption bound runs
+	// the schedules of the lower ones again, so EachEnd sees those again.
 	KeepGoing bool
 }
 
@@ -118,7 +122,7 @@ type Result struct {
 	Spent   Cost
 	// Remaining estimates, when the budget ran out, how many more runs
 	// the bound being searched needs (from the share of the search tree
-	// already covered).
+	// already covered); -1 when that bound had not started.
 	Remaining float64
 	// Interrupted is set when ctx was cancelled before the search ended:
 	// the result is then incomplete.

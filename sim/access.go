@@ -56,7 +56,27 @@ func (a *Access) Clone() Access {
 // LastAccess returns what the latest decision touched; it is valid until
 // the next decision. A strategy reads it at the next Choose, or after the
 // run for the run's last decision.
-func (m *Machine) LastAccess() *Access { return &m.acc }
+func (m *Machine) LastAccess() *Access {
+	m.endAccess()
+	return &m.acc
+}
+
+// endAccess completes the record of the latest decision. A decision that
+// leaves its CPU with a spinning context on top (an interrupt handler
+// returning to a task that waits in cpu_relax, say) has made whether that
+// CPU can move depend on the cells the spinner watches: it reads them, so
+// that a write to them elsewhere is not taken to commute with it.
+func (m *Machine) endAccess() {
+	if m.accDone || m.step == 0 {
+		return
+	}
+	m.accDone = true
+	if f := m.cpus[m.acc.CPU].top(); f != nil && f.spinning {
+		for _, w := range f.watch {
+			m.touch(w.cell, false)
+		}
+	}
+}
 
 // Preempts reports whether move mv takes the CPU from a task that could
 // go on running there: a switch on a CPU whose current task is not
@@ -105,6 +125,7 @@ func (m *Machine) Pending(mv Move) Access {
 
 // beginAccess starts recording the decision mv.
 func (m *Machine) beginAccess(mv Move) {
+	m.accDone = false
 	m.acc.CPU = int(mv.CPU)
 	m.acc.uses = m.acc.uses[:0]
 	m.acc.Global = mv.Kind == MoveSwitch || mv.Kind == MoveFailAlloc

@@ -83,6 +83,7 @@ type Machine struct {
 	lastCPU                           int
 
 	acc     Access  // what the latest decision touched (see LastAccess)
+	accDone bool    // acc is complete (see endAccess)
 	cellSeq uint32  // cells made so far
 	cells   []*Cell // every cell, in order of making
 
@@ -129,7 +130,8 @@ func (m *Machine) CPUs() int { return len(m.cpus) }
 // Step returns the number of decisions taken so far. Simulated code that
 // reads it (to time-stamp calls in a history) makes the decision it runs
 // in depend on every other decision that reads it: the order of two
-// time-stamps is observable, their distance is not.
+// time-stamps is observable, their distance is not (equivalent schedules
+// may give a call other numbers, so keep them out of the end state).
 func (m *Machine) Step() int {
 	if m.inUser {
 		m.touchClock()
