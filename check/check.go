@@ -184,15 +184,10 @@ func Run(t TB, w Workload, opts ...Option) {
 // by Set).
 func RunScenario(t TB, s *scenario.Scenario, opts ...Option) {
 	t.Helper()
-	c, v, err := setup(s, opts)
-	if err != nil {
-		t.Fatalf("lfsim: %v", err)
-	}
-	if *flagReplay != "" {
-		replayFlagged(t, s, c)
+	c, v, ok := prepare(t, s, opts)
+	if !ok {
 		return
 	}
-	replaySaved(t, s, v, c)
 	cfg := explore.Config{Scenario: s, Values: v, Strategy: c.strategy, Depth: c.depth, Seed: c.seed, Runs: c.runs,
 		Options: scenario.Options{MaxSteps: c.maxSteps}}
 	out, err := explore.Explore(context.Background(), cfg)
@@ -221,15 +216,10 @@ func Prove(t TB, w Workload, b exhaustive.Bounds, opts ...Option) {
 // given by Set).
 func ProveScenario(t TB, s *scenario.Scenario, b exhaustive.Bounds, opts ...Option) {
 	t.Helper()
-	c, v, err := setup(s, opts)
-	if err != nil {
-		t.Fatalf("lfsim: %v", err)
-	}
-	if *flagReplay != "" {
-		replayFlagged(t, s, c)
+	c, v, ok := prepare(t, s, opts)
+	if !ok {
 		return
 	}
-	replaySaved(t, s, v, c)
 	res, err := explore.Check(context.Background(), explore.CheckConfig{Scenario: s, Values: v, Bounds: b, MaxExecutions: c.executions,
 		Options: scenario.Options{MaxSteps: c.maxSteps}})
 	if err != nil {
@@ -247,6 +237,22 @@ func ProveScenario(t TB, s *scenario.Scenario, b exhaustive.Bounds, opts ...Opti
 		t.Logf("lfsim: %s: complete: %d executions (%d pruned), no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures",
 			s.Name, res.Executions, res.Pruned, b.Preemptions, b.Interrupts, b.Failures)
 	}
+}
+
+// prepare applies the options and replays what is saved (or only the
+// flagged file, then reporting false: nothing more to do).
+func prepare(t TB, s *scenario.Scenario, opts []Option) (config, scenario.Values, bool) {
+	t.Helper()
+	c, v, err := setup(s, opts)
+	if err != nil {
+		t.Fatalf("lfsim: %v", err)
+	}
+	if *flagReplay != "" {
+		replayFlagged(t, s, c)
+		return c, v, false
+	}
+	replaySaved(t, s, v, c)
+	return c, v, true
 }
 
 // found saves a failing schedule at once, shrinks it and saves it again,

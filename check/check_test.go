@@ -67,23 +67,17 @@ func (r *recorder) Fatalf(format string, args ...any) {
 // run calls Run as a test named name would, and returns what it printed.
 func run(t *testing.T, name string, w Workload, opts ...Option) *recorder {
 	t.Helper()
-	r := &recorder{name: name}
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				if _, ok := p.(stopped); !ok {
-					panic(p)
-				}
-			}
-		}()
-		Run(r, w, opts...)
-	}()
-	return r
+	return as(name, func(r *recorder) { Run(r, w, opts...) })
 }
 
 // prove is run for Prove.
 func prove(t *testing.T, name string, w Workload, b exhaustive.Bounds, opts ...Option) *recorder {
 	t.Helper()
+	return as(name, func(r *recorder) { Prove(r, w, b, opts...) })
+}
+
+// as calls f as a test named name would, stopping where it fails.
+func as(name string, f func(*recorder)) *recorder {
 	r := &recorder{name: name}
 	func() {
 		defer func() {
@@ -93,7 +87,7 @@ func prove(t *testing.T, name string, w Workload, b exhaustive.Bounds, opts ...O
 				}
 			}
 		}()
-		Prove(r, w, b, opts...)
+		f(r)
 	}()
 	return r
 }

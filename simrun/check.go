@@ -38,14 +38,7 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	if *coverage && *asJSON {
 		return usageError(stderr, "check", errors.New("--cover reports in text only: drop --json"))
 	}
-	if len(pos) != 1 {
-		return usageError(stderr, "check", errors.New("want exactly one scenario name (simrun list shows them)"))
-	}
-	s, err := c.Scenarios.Lookup(pos[0])
-	if err != nil {
-		return usageError(stderr, "check", err)
-	}
-	v, err := s.Values(set)
+	s, v, err := c.scenarioArg(pos, set)
 	if err != nil {
 		return usageError(stderr, "check", err)
 	}

@@ -129,6 +129,20 @@ func (c *Command) describe(args []string, stdout, stderr io.Writer) int {
 	return exitPass
 }
 
+// scenarioArg is the one scenario named by the positional arguments,
+// with the values --set gives it.
+func (c *Command) scenarioArg(pos, set []string) (*scenario.Scenario, scenario.Values, error) {
+	if len(pos) != 1 {
+		return nil, nil, errors.New("want exactly one scenario name (simrun list shows them)")
+	}
+	s, err := c.Scenarios.Lookup(pos[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := s.Values(set)
+	return s, v, err
+}
+
 // setFlags collects repeated --set key=value.
 type setFlags []string
 
@@ -206,14 +220,7 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	if *coverage && *asJSON {
 		return usageError(stderr, "explore", errors.New("--cover reports in text only: drop --json"))
 	}
-	if len(pos) != 1 {
-		return usageError(stderr, "explore", errors.New("want exactly one scenario name (simrun list shows them)"))
-	}
-	s, err := c.Scenarios.Lookup(pos[0])
-	if err != nil {
-		return usageError(stderr, "explore", err)
-	}
-	v, err := s.Values(set)
+	s, v, err := c.scenarioArg(pos, set)
 	if err != nil {
 		return usageError(stderr, "explore", err)
 	}

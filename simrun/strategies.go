@@ -26,14 +26,7 @@ func (c *Command) strategiesCmd(ctx context.Context, args []string, stdout, stde
 	if err != nil {
 		return usageError(stderr, "strategies", err)
 	}
-	if len(pos) != 1 {
-		return usageError(stderr, "strategies", errors.New("want exactly one scenario name (simrun list shows them)"))
-	}
-	s, err := c.Scenarios.Lookup(pos[0])
-	if err != nil {
-		return usageError(stderr, "strategies", err)
-	}
-	v, err := s.Values(set)
+	s, v, err := c.scenarioArg(pos, set)
 	if err != nil {
 		return usageError(stderr, "strategies", err)
 	}
