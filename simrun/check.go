@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/explore"
@@ -88,13 +87,7 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	var fj *failureJSON
 	if res.Failure != nil {
 		code = exitFailure
-		if err := os.WriteFile(path, res.Schedule.Encode(), 0o644); err != nil {
-			fmt.Fprintf(stderr, "simrun check: cannot save the failing schedule: %v\n", err)
-			path = ""
-		}
-		fj = toJSON(res.Failure)
-		fj.Schedule = path
-		fj.Visualisation = attach(res.Failure, path, stderr)
+		fj = saveFailure("check", path, res.Schedule, res.Failure, stderr)
 	} else if res.Interrupted {
 		code = exitInterrupted
 	} else if !res.Complete {
@@ -129,19 +122,9 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		fmt.Fprintln(stdout, explore.Describe(res.Failure))
 		fmt.Fprintf(stdout, "found after %s; the schedule has %d preemptions, %d interrupts, %d allocation failures; with <= %d interrupts and <= %d allocation failures no schedule with fewer preemptions fails\n",
 			runs, res.Spent.Preemptions, res.Spent.Interrupts, res.Spent.Failures, b.Interrupts, b.Failures)
-		if path == "" {
-			break
+		if replayed, ok := c.tellSaved(fj, *trace, stdout, stderr); ok {
+			return replayed
 		}
-		fmt.Fprintf(stdout, "schedule saved to %s\n", path)
-		if fj.Visualisation != "" {
-			fmt.Fprintf(stdout, "visualisation: %s\n", fj.Visualisation)
-		}
-		if *trace == "" {
-			fmt.Fprintf(stdout, "replay it: simrun replay %s --trace=columns\n", path)
-			break
-		}
-		fmt.Fprintf(stdout, "\nreplaying %s:\n\n", path)
-		return c.replayCmd([]string{path, "--trace=" + *trace}, stdout, stderr)
 	case res.Unbounded:
 		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
 			s.Name, s.String(v), runs, b.Interrupts, b.Failures, res.Bound)

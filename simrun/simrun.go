@@ -260,15 +260,9 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	code := exitPass
 	var fj *failureJSON
 	if res.Failure != nil {
-		// The schedule is saved before anything else is said.
 		code = exitFailure
-		if err := os.WriteFile(path, res.Schedule.Encode(), 0o644); err != nil {
-			fmt.Fprintf(stderr, "simrun explore: cannot save the failing schedule: %v\n", err)
-			path = ""
-		}
-		fj = toJSON(res.Failure)
-		fj.Run, fj.Schedule = &res.FailRun, path
-		fj.Visualisation = attach(res.Failure, path, stderr)
+		fj = saveFailure("explore", path, res.Schedule, res.Failure, stderr)
+		fj.Run = &res.FailRun
 	} else if res.Interrupted {
 		code = exitInterrupted
 	}
@@ -296,19 +290,9 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 		fmt.Fprintf(stdout, "FAIL %s (%s, %s seed=%d)\n", s.Name, s.String(v), *strategy, *seed)
 		fmt.Fprintln(stdout, explore.Describe(res.Failure))
 		fmt.Fprintf(stdout, "found in run %d after %s\n", res.FailRun, stats)
-		if path == "" {
-			break
+		if replayed, ok := c.tellSaved(fj, *trace, stdout, stderr); ok {
+			return replayed
 		}
-		fmt.Fprintf(stdout, "schedule saved to %s\n", path)
-		if fj.Visualisation != "" {
-			fmt.Fprintf(stdout, "visualisation: %s\n", fj.Visualisation)
-		}
-		if *trace == "" {
-			fmt.Fprintf(stdout, "replay it: simrun replay %s --trace=columns\n", path)
-			break
-		}
-		fmt.Fprintf(stdout, "\nreplaying %s:\n\n", path)
-		return c.replayCmd([]string{path, "--trace=" + *trace}, stdout, stderr)
 	case res.Interrupted:
 		fmt.Fprintf(stdout, "interrupted: no failure in %s\n", stats)
 	default:
@@ -319,6 +303,39 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 			pu.Atomics, pu.Barriers, pu.Slab, pu.Toggles)
 	}
 	return code
+}
+
+// saveFailure writes a failing schedule to path before anything else is
+// said, and its visualisation beside it; the failure's JSON names both
+// (no schedule when it could not be written).
+func saveFailure(cmd, path string, f *schedule.File, failure *sim.Failure, stderr io.Writer) *failureJSON {
+	if err := os.WriteFile(path, f.Encode(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "simrun %s: cannot save the failing schedule: %v\n", cmd, err)
+		path = ""
+	}
+	fj := toJSON(failure)
+	fj.Schedule = path
+	fj.Visualisation = attach(failure, path, stderr)
+	return fj
+}
+
+// tellSaved says where the failing schedule and its visualisation are,
+// and how to replay it; with a trace mode it replays it, reporting the
+// replay's exit status and true.
+func (c *Command) tellSaved(fj *failureJSON, trace string, stdout, stderr io.Writer) (int, bool) {
+	if fj.Schedule == "" {
+		return 0, false
+	}
+	fmt.Fprintf(stdout, "schedule saved to %s\n", fj.Schedule)
+	if fj.Visualisation != "" {
+		fmt.Fprintf(stdout, "visualisation: %s\n", fj.Visualisation)
+	}
+	if trace == "" {
+		fmt.Fprintf(stdout, "replay it: simrun replay %s --trace=columns\n", fj.Schedule)
+		return 0, false
+	}
+	fmt.Fprintf(stdout, "\nreplaying %s:\n\n", fj.Schedule)
+	return c.replayCmd([]string{fj.Schedule, "--trace=" + trace}, stdout, stderr), true
 }
 
 // writeCover prints the coverage report of an exploration of s.
