@@ -3,14 +3,12 @@ package simrun
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/scenario"
-	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -23,25 +21,10 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	failures := fs.Int("failures", -1, "most injected allocation failures (default: all the scenario allows)")
 	executions := fs.Int("executions", 1_000_000, "stop after this many runs (0: no limit): the answer is then incomplete")
 	noReduction := fs.Bool("no-reduction", false, "run every schedule, equivalent or not")
-	maxSteps := fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run")
-	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-check.sched)")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	trace := fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns")
-	coverage := fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders")
-	var set setFlags
-	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
-	pos, err := parseInterleaved(fs, args)
+	rf := addRunFlags(fs, "SCENARIO-check.sched")
+	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
+	s, v, err := c.parseRun(fs, rf, args)
 	if err != nil {
-		return usageError(stderr, "check", err)
-	}
-	if *coverage && *asJSON {
-		return usageError(stderr, "check", errors.New("--cover reports in text only: drop --json"))
-	}
-	s, v, err := c.scenarioArg(pos, set)
-	if err != nil {
-		return usageError(stderr, "check", err)
-	}
-	if err := checkTrace(*trace); err != nil {
 		return usageError(stderr, "check", err)
 	}
 	switch {
@@ -49,8 +32,6 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		return usageError(stderr, "check", fmt.Errorf("--preemptions=%d --interrupts=%d --failures=%d: bounds must not be negative", *preemptions, *interrupts, *failures))
 	case *executions < 0:
 		return usageError(stderr, "check", fmt.Errorf("--executions=%d: must not be negative", *executions))
-	case *maxSteps < 1 || *maxSteps > schedule.MaxDecisions:
-		return usageError(stderr, "check", fmt.Errorf("--max-steps=%d: want 1..%d", *maxSteps, schedule.MaxDecisions))
 	}
 	if *failures < 0 {
 		*failures = 0

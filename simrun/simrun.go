@@ -129,6 +129,52 @@ func (c *Command) describe(args []string, stdout, stderr io.Writer) int {
 	return exitPass
 }
 
+// runFlags are the flags of the commands that run a scenario's schedules
+// and save a failing one (explore, check).
+type runFlags struct {
+	maxSteps *int
+	out      *string
+	asJSON   *bool
+	trace    *string
+	cover    *bool
+	set      setFlags
+}
+
+func addRunFlags(fs *flag.FlagSet, defaultOut string) *runFlags {
+	rf := &runFlags{
+		maxSteps: fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run"),
+		out:      fs.String("o", "", "schedule file to write on failure (default "+defaultOut+")"),
+		asJSON:   fs.Bool("json", false, "print one JSON object"),
+		trace:    fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns"),
+		cover:    fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders"),
+	}
+	fs.Var(&rf.set, "set", "scenario parameter key=value (repeatable)")
+	return rf
+}
+
+// parseRun parses args and checks the run flags: it returns the scenario
+// and values they name.
+func (c *Command) parseRun(fs *flag.FlagSet, rf *runFlags, args []string) (*scenario.Scenario, scenario.Values, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if *rf.cover && *rf.asJSON {
+		return nil, nil, errors.New("--cover reports in text only: drop --json")
+	}
+	s, v, err := c.scenarioArg(pos, rf.set)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkTrace(*rf.trace); err != nil {
+		return nil, nil, err
+	}
+	if *rf.maxSteps < 1 || *rf.maxSteps > schedule.MaxDecisions {
+		return nil, nil, fmt.Errorf("--max-steps=%d: want 1..%d", *rf.maxSteps, schedule.MaxDecisions)
+	}
+	return s, v, nil
+}
+
 // scenarioArg is the one scenario named by the positional arguments,
 // with the values --set gives it.
 func (c *Command) scenarioArg(pos, set []string) (*scenario.Scenario, scenario.Values, error) {
@@ -206,29 +252,11 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	runs := fs.Int("runs", 100_000, "at most this many runs (0: no limit)")
 	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")
 	depth := fs.Int("depth", 3, "PCT depth")
-	maxSteps := fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run")
-	out := fs.String("o", "", "schedule file to write on failure (default SCENARIO-seedN.sched)")
-	asJSON := fs.Bool("json", false, "print one JSON object")
-	trace := fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns")
-	coverage := fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders")
-	var set setFlags
-	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
-	pos, err := parseInterleaved(fs, args)
+	rf := addRunFlags(fs, "SCENARIO-seedN.sched")
+	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
+	s, v, err := c.parseRun(fs, rf, args)
 	if err != nil {
 		return usageError(stderr, "explore", err)
-	}
-	if *coverage && *asJSON {
-		return usageError(stderr, "explore", errors.New("--cover reports in text only: drop --json"))
-	}
-	s, v, err := c.scenarioArg(pos, set)
-	if err != nil {
-		return usageError(stderr, "explore", err)
-	}
-	if err := checkTrace(*trace); err != nil {
-		return usageError(stderr, "explore", err)
-	}
-	if *maxSteps < 1 || *maxSteps > schedule.MaxDecisions {
-		return usageError(stderr, "explore", fmt.Errorf("--max-steps=%d: want 1..%d", *maxSteps, schedule.MaxDecisions))
 	}
 	cfg := explore.Config{
 		Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Depth: *depth,
