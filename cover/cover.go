@@ -12,6 +12,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,13 +176,7 @@ func Report(cv *sim.Coverage, workload []string) []Package {
 		}
 	}
 	var out []Package
-	for _, d := range slices.Sorted(func(yield func(string) bool) {
-		for d := range dirs {
-			if !yield(d) {
-				return
-			}
-		}
-	}) {
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		p := dirs[d]
 		pts, err := Points(d)
 		p.Points, p.NoSource = pts, err

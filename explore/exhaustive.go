@@ -14,8 +14,7 @@ import (
 type CheckConfig struct {
 	Scenario *scenario.Scenario
 	Values   scenario.Values
-	// Bounds default to none of the scenario's allocation failures when
-	// left zero; Failures cannot exceed what the scenario allows.
+	// Bounds.Failures cannot exceed what the scenario allows.
 	Bounds        exhaustive.Bounds
 	MaxExecutions int
 	NoReduction   bool

@@ -132,14 +132,17 @@ func (m *Machine) beginAccess(mv Move) {
 }
 
 // touch records a use of cell c by the running decision.
-func (m *Machine) touch(c *Cell, write bool) {
+func (m *Machine) touch(c *Cell, write bool) { m.use(c.id, write) }
+
+// use records a use of the cell numbered id by the running decision.
+func (m *Machine) use(id uint32, write bool) {
 	for i, u := range m.acc.uses {
-		if u.id == c.id {
+		if u.id == id {
 			m.acc.uses[i].write = u.write || write
 			return
 		}
 	}
-	m.acc.uses = append(m.acc.uses, cellUse{c.id, write})
+	m.acc.uses = append(m.acc.uses, cellUse{id, write})
 }
 
 // wrote reports whether the running decision wrote cell c.
@@ -170,15 +173,7 @@ const clockID = 0
 
 // touchClock records a read of the step clock by the running decision,
 // as a write, so that any two decisions reading it are ordered.
-func (m *Machine) touchClock() {
-	for i, u := range m.acc.uses {
-		if u.id == clockID {
-			m.acc.uses[i].write = true
-			return
-		}
-	}
-	m.acc.uses = append(m.acc.uses, cellUse{clockID, true})
-}
+func (m *Machine) touchClock() { m.use(clockID, true) }
 
 // global marks the running decision as touching state every context can
 // observe.

@@ -51,10 +51,10 @@ func (cv *Coverage) startRun() {
 	clear(cv.last)
 }
 
-// point records that frame f ran operation o, which used cell c (nil for
-// none), writing it or not.
-func (cv *Coverage) point(f *Ctx, o *op, c *Cell, write bool) {
-	pos := Pos{o.file, o.line}
+// point records that frame f ran operation o, which wrote its cell (if it
+// has one) or not.
+func (cv *Coverage) point(f *Ctx, o *op, write bool) {
+	pos, c := Pos{o.file, o.line}, o.cell
 	cv.Points[pos]++
 	if c == nil {
 		return

@@ -194,7 +194,7 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	o := &f.op
 	c := f.CPU()
 	if cv := m.cfg.Cover; cv != nil && o.kind > opKsoftirqd && o.kind != opMutexWake {
-		defer func() { cv.point(f, o, o.cell, m.wrote(o.cell)) }()
+		defer func() { cv.point(f, o, m.wrote(o.cell)) }()
 	}
 	if f.spinning {
 		// It ran because a watched cell changed: which cells it waited

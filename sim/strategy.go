@@ -145,16 +145,7 @@ func (p *PCT) Choose(m *Machine, moves []Move) (int, error) {
 	}
 	if len(p.failAt) > 0 && p.failAt[0] <= step {
 		// A due failure goes to the highest-priority allocation.
-		best, bestPrio := -1, 0
-		for i, mv := range moves {
-			if mv.Kind != MoveFailAlloc {
-				continue
-			}
-			if pr := p.priority(m, mv); best < 0 || pr > bestPrio {
-				best, bestPrio = i, pr
-			}
-		}
-		if best >= 0 {
+		if best := p.highest(m, moves, func(k MoveKind) bool { return k == MoveFailAlloc }); best >= 0 {
 			p.failAt = p.failAt[1:]
 			return best, nil
 		}
@@ -176,11 +167,19 @@ func (p *PCT) Choose(m *Machine, moves []Move) (int, error) {
 	return best, nil
 }
 
+// best is the highest-priority step or switch: interrupts and allocation
+// failures come at their due steps.
 func (p *PCT) best(m *Machine, moves []Move) int {
+	return p.highest(m, moves, func(k MoveKind) bool { return k == MoveStep || k == MoveSwitch })
+}
+
+// highest is the index of the highest-priority move of a kind that
+// counts, or -1.
+func (p *PCT) highest(m *Machine, moves []Move, counts func(MoveKind) bool) int {
 	best, bestPrio := -1, 0
 	for i, mv := range moves {
-		if mv.Kind == MoveIRQ || mv.Kind == MoveFailAlloc {
-			continue // interrupts and allocation failures come at their due steps
+		if !counts(mv.Kind) {
+			continue
 		}
 		if pr := p.priority(m, mv); best < 0 || pr > bestPrio {
 			best, bestPrio = i, pr
