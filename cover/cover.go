@@ -33,8 +33,10 @@ var pointMethods = map[string]bool{
 }
 
 // Points lists the scheduling points in the non-test Go files of dir: the
-// calls of a point method on a variable declared as *sim.Ctx (a
-// parameter or a variable of that type).
+// calls of a point method on a name that the same file declares as
+// *sim.Ctx somewhere (a parameter or a variable of that type). It reads
+// syntax only, without types: a name declared *sim.Ctx in one function
+// and as something else in another counts in both.
 func Points(dir string) ([]sim.Pos, error) {
 	fset := token.NewFileSet()
 	ents, err := os.ReadDir(dir)

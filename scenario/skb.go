@@ -279,7 +279,7 @@ func (l *skbLoad) sender(c *sim.Ctx, first, n int) {
 		word := c.Machine().Object(buf).Word(0)
 		c.Store(word, uint64(id))
 		if got := c.Load(word); got != uint64(id) {
-			c.Fail(KindDoubleOwner, "sender's buffer #%d holds packet %d's data: two holders own one buffer", buf, int(got)-1)
+			c.Fail(KindDoubleOwner, "sender %d's buffer #%d holds holder %d's data: two holders own one buffer", id, buf, got)
 		}
 		l.hist.Free(c, id, buf, func() { c.Account(func() { l.pool.free(c, buf) }) })
 	}
