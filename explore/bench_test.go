@@ -2,6 +2,7 @@ package explore
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/kernelsim/lfsim/scenario"
@@ -10,34 +11,57 @@ import (
 
 // BenchmarkRing2005 reports scheduling points and whole schedules per
 // second on the 2005 ring's workload (each run until its crash or end) and
-// on the locked ring (each run to its clean end).
+// on the locked ring (each run to its clean end), the runs sharing one
+// host as exploration's do.
 func BenchmarkRing2005(b *testing.B) {
 	for _, name := range []string{"ring2005", "ring2005-locked"} {
 		for _, strategy := range []string{Random, PCT} {
 			b.Run(name+"/"+strategy, func(b *testing.B) {
-				s, err := scenario.Lookup(name)
-				if err != nil {
-					b.Fatal(err)
-				}
-				v, _ := s.Values(nil)
-				var steps int64
-				runs := 0
-				for i := 0; b.Loop(); i++ {
-					var st sim.Strategy = sim.NewRandom(uint64(i))
-					if strategy == PCT {
-						st = sim.NewPCT(uint64(i), 3, 2000)
-					}
-					r := s.Run(v, scenario.Options{}, st)
-					steps += int64(r.Steps)
-					runs++
-				}
-				sec := b.Elapsed().Seconds()
-				b.ReportMetric(float64(steps)/sec, "points/s")
-				b.ReportMetric(float64(runs)/sec, "schedules/s")
-				b.ReportMetric(float64(steps)/float64(runs), "points/schedule")
+				benchRuns(b, name, nil, strategy)
 			})
 		}
 	}
+}
+
+// BenchmarkStepCostByCPUs is the cost of a scheduling point on the locked
+// ring as the machine grows: each CPU receives and frees its own packets,
+// so a point's cost should not grow with the number of CPUs.
+func BenchmarkStepCostByCPUs(b *testing.B) {
+	for _, cpus := range []int{2, 8, 64} {
+		b.Run("cpus="+strconv.Itoa(cpus), func(b *testing.B) {
+			n := strconv.Itoa(cpus)
+			benchRuns(b, "ring2005-locked", []string{"cpus=" + n, "packets=" + strconv.Itoa(32*cpus)}, Random)
+		})
+	}
+}
+
+func benchRuns(b *testing.B, name string, set []string, strategy string) {
+	s, err := scenario.Lookup(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := s.Values(set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := sim.NewHost()
+	defer h.Close()
+	var steps int64
+	runs := 0
+	for i := 0; b.Loop(); i++ {
+		var st sim.Strategy = sim.NewRandom(uint64(i))
+		if strategy == PCT {
+			st = sim.NewPCT(uint64(i), 3, 2000)
+		}
+		r := s.Run(v, scenario.Options{Host: h}, st)
+		steps += int64(r.Steps)
+		runs++
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(float64(steps)/sec, "points/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps), "ns/point")
+	b.ReportMetric(float64(runs)/sec, "schedules/s")
+	b.ReportMetric(float64(steps)/float64(runs), "points/schedule")
 }
 
 // BenchmarkExploreUntilCrash is simrun explore ring2005 with default

@@ -202,16 +202,22 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		for _, w := range f.watch {
 			m.touch(w.cell, false)
 		}
+		m.stopSpinning(f)
 	}
-	f.spinning = false
 	var ret uint64
-	ev := Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
+	// The event is built only when traced: an untraced run writes its
+	// fields into the machine's scratch event, which nothing reads (and
+	// which nested operations, a mutex sleeper's or a softirq's, share).
+	tr := m.cfg.Trace
+	ev := &m.scratch
+	if tr {
+		ev = &Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
+	}
 	// Counted first: some operations below return early (a bh enable that
 	// runs softirqs, ksoftirqd).
 	if !m.scoped || f.accounting > 0 {
 		m.costs.count(o.kind)
 	}
-	tr := m.cfg.Trace // the event's strings are built only when traced
 	if o.cell != nil {
 		if tr {
 			ev.Var = o.cell.Name()
@@ -228,11 +234,12 @@ func (m *Machine) exec(f *Ctx) uint64 {
 	case opKsoftirqd:
 		if c.pending == 0 {
 			ev.Value = "nothing pending: sleeps"
-			m.record(ev)
+			m.recordOp(ev)
 			f.t.state, c.cur = taskSleeping, nil
+			m.markTask(f.t)
 			return 0
 		}
-		m.record(ev)
+		m.recordOp(ev)
 		m.doSoftirq(f.t, c)
 		return 0
 	case opLoad, opReadOnce, opLoadAcquire:
@@ -305,7 +312,7 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			ev.Value = fmt.Sprintf("bh_disable_count=%d", c.bh)
 		}
 		if c.bh == 0 && c.pending != 0 && !c.inInterrupt() {
-			m.record(ev)
+			m.recordOp(ev)
 			m.doSoftirq(f.t, c)
 			return 0
 		}
@@ -333,7 +340,7 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		c.pending |= 1 << o.a
 		ev.Value = softirqNames[o.a]
 		if !c.inInterrupt() {
-			m.record(ev)
+			m.recordOp(ev)
 			m.wakeKsoftirqd(c)
 			return 0
 		}
@@ -344,7 +351,6 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			m.touch(r.cell, false)
 		}
 		if !f.wrote && !f.overflow && len(f.reads) > 0 {
-			f.spinning = true
 			// One entry per cell, holding the value read last: that is
 			// the value the spin is waiting to see change.
 			f.watch = f.watch[:0]
@@ -355,6 +361,7 @@ func (m *Machine) exec(f *Ctx) uint64 {
 					f.watch = append(f.watch, r)
 				}
 			}
+			m.startSpinning(f)
 			if tr {
 				ev.Value = "waits for " + f.watchString() + " to change"
 			}
@@ -365,27 +372,27 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		f.reads, f.wrote, f.overflow = f.reads[:0], false, false
 	case opMutexLock:
 		m.global()
-		m.mutexLock(f, o, &ev)
+		m.mutexLock(f, o, ev)
 	case opMutexWake:
 		m.global()
 		ev.Value = "acquired " + o.mu.name + " after sleeping"
 	case opMutexUnlock:
 		m.global()
-		m.mutexUnlock(f, o, &ev)
+		m.mutexUnlock(f, o, ev)
 	case opSlabAlloc:
 		m.global()
 		if o.b == 1 {
 			ev.Op = "kmalloc"
 		}
-		ret = m.slabAlloc(f, o, &ev)
+		ret = m.slabAlloc(f, o, ev)
 	case opSlabFree:
 		m.global()
 		if o.kc == nil {
 			ev.Op = "kfree"
 		}
-		m.slabFree(f, o, &ev)
+		m.slabFree(f, o, ev)
 	}
-	m.record(ev)
+	m.recordOp(ev)
 	return ret
 }
 
@@ -418,6 +425,9 @@ func (m *Machine) write(f *Ctx, c *Cell, v uint64) {
 	m.touch(c, true)
 	if v&c.mask != c.v {
 		c.changes++
+	}
+	if c.watchers > 0 {
+		m.wakeSpinners()
 	}
 	c.v = v & c.mask
 	c.lastWriter, c.lastStep = f, m.step

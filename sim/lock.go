@@ -96,14 +96,19 @@ func (m *Machine) mutexLock(f *Ctx, o *op, ev *Event) {
 	}
 	if mu.owner == nil {
 		mu.owner = t
-		ev.Value = "acquired " + mu.name
+		if m.cfg.Trace {
+			ev.Value = "acquired " + mu.name
+		}
 		return
 	}
 	// Sleep: leave the CPU, wait to be handed the mutex and scheduled again.
-	ev.Value = fmt.Sprintf("%s held by task %s: sleeps", mu.name, mu.owner.name)
-	m.record(*ev)
+	if m.cfg.Trace {
+		ev.Value = fmt.Sprintf("%s held by task %s: sleeps", mu.name, mu.owner.name)
+		m.record(*ev)
+	}
 	ev.Kind = EvNone
 	t.state, t.sleep = taskSleeping, mu
+	m.markTask(t)
 	mu.waiters = append(mu.waiters, t)
 	c.cur = nil
 	f.op = op{kind: opMutexWake, mu: mu, file: o.file, line: o.line}
@@ -121,11 +126,16 @@ func (m *Machine) mutexUnlock(f *Ctx, o *op, ev *Event) {
 		m.fail(f.failure(KindBug, fmt.Sprintf("mutex_unlock(%s) by task %s, held by %s", mu.name, f.t.name, holder), o))
 	}
 	mu.owner = nil
-	ev.Value = "released " + mu.name
+	if m.cfg.Trace {
+		ev.Value = "released " + mu.name
+	}
 	if len(mu.waiters) > 0 {
 		w := mu.waiters[0]
 		mu.waiters = mu.waiters[1:]
 		mu.owner, w.state, w.sleep = w, taskReady, nil
-		ev.Value += ", wakes task " + w.name
+		m.markTask(w)
+		if m.cfg.Trace {
+			ev.Value += ", wakes task " + w.name
+		}
 	}
 }

@@ -63,13 +63,17 @@ type Machine struct {
 
 	step      int    // decisions taken so far
 	decisions []Move // every decision, in order
-	moves     []Move // scratch for enabled()
+	moves     []Move // the possible moves (see enabled)
+	seg       []Move // scratch for one CPU's moves
+	dirty     uint64 // CPUs whose moves may have changed, by bit
+	spinners  []*Ctx // contexts waiting in cpu_relax
 	frameSeq  int    // numbers frames for strategies and traces
 	next      *Task  // the coroutine the driver resumes next
 	finished  bool   // the run is over: points unwind
 	failure   *Failure
 	err       error // a strategy error (replay divergence)
 	trace     []Event
+	scratch   Event // exec's event, built only when tracing
 	started   bool
 
 	init          *Task        // runs alone, before any other task or interrupt
@@ -227,6 +231,7 @@ func (m *Machine) Run(s Strategy) Result {
 		m.cfg.Cover.startRun()
 	}
 	m.addKsoftirqd()
+	m.startMoves()
 	h := m.cfg.Host
 	if h == nil {
 		h = NewHost()
@@ -510,7 +515,13 @@ func (m *Machine) recoverTask(t *Task) {
 
 func (m *Machine) exitTask(t *Task) {
 	c := t.cpu
-	m.record(Event{Kind: EvExit, CPU: c.id, frame: t.frames[0]})
+	if m.cfg.Trace {
+		m.record(Event{Kind: EvExit, CPU: c.id, frame: t.frames[0]})
+	}
 	t.state = taskDone
 	c.cur = nil
+	m.markTask(t)
+	if t == m.init {
+		m.markAll()
+	}
 }

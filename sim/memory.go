@@ -40,6 +40,8 @@ type Cell struct {
 	// obj is the allocated object the cell belongs to, if any: accesses
 	// after the object is freed are use-after-free.
 	obj *Object
+	// watchers counts the spinning contexts waiting for the cell to change.
+	watchers int32
 }
 
 func newCell(name string, index int, w Width, v uint64) Cell {

@@ -3,6 +3,8 @@ package sim
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -105,7 +107,9 @@ type CPU struct {
 	irqsOff   bool
 	pending   uint32 // raised softirqs
 	irqSrc    []*IRQSource
-	switches  int // context switches, for statistics
+	cands     []*Task // tasks that may run here (pinned here or free), by number
+	off, n    int     // where its moves are in Machine.moves, and how many
+	switches  int     // context switches, for statistics
 }
 
 // host is the task whose coroutine carries this CPU's contexts.
@@ -147,46 +151,161 @@ func (c *CPU) preemptible() bool {
 }
 
 // enabled lists the possible moves in a fixed order: by CPU, then step,
-// switches by task number, interrupts by source number.
+// switches by task number, interrupts by source number. The list is kept
+// from one decision to the next: only the segments of CPUs whose moves may
+// have changed since (see markCPU) are computed again, so that a decision
+// costs the same on a 64-CPU machine as on a 2-CPU one.
 func (m *Machine) enabled() []Move {
-	mv := m.moves[:0]
-	initRunning := m.init != nil && m.init.state != taskDone
-	for _, c := range m.cpus {
-		if initRunning {
-			// Only the init task moves: scheduled on CPU0, then stepped.
-			if c.id == 0 && c.cur == m.init && c.top().runnable() {
-				mv = append(mv, Move{Kind: MoveStep, CPU: 0})
-			} else if c.id == 0 && c.cur == nil {
-				mv = append(mv, Move{Kind: MoveSwitch, CPU: 0, Arg: uint16(m.init.id)})
-			}
-			continue
+	if m.init != nil && m.init.state != taskDone {
+		return m.initMoves()
+	}
+	for m.dirty != 0 {
+		i := bits.TrailingZeros64(m.dirty)
+		m.dirty &^= 1 << i
+		m.refresh(m.cpus[i])
+	}
+	if checkMoves {
+		m.checkEnabled()
+	}
+	return m.moves
+}
+
+// initMoves are the moves while the init task runs: only it moves,
+// scheduled on CPU0, then stepped. They are kept apart from the CPUs'
+// segments, which are all computed once it has exited.
+func (m *Machine) initMoves() []Move {
+	mv := m.seg[:0]
+	c := m.cpus[0]
+	if c.cur == m.init && c.top().runnable() {
+		mv = append(mv, Move{Kind: MoveStep, CPU: 0})
+	} else if c.cur == nil {
+		mv = append(mv, Move{Kind: MoveSwitch, CPU: 0, Arg: uint16(m.init.id)})
+	}
+	m.seg = mv
+	return mv
+}
+
+// refresh computes c's moves again and puts them in place in m.moves,
+// moving the later CPUs' segments when the number changed.
+func (m *Machine) refresh(c *CPU) {
+	seg := c.appendMoves(m.seg[:0])
+	m.seg = seg
+	if len(seg) == c.n {
+		copy(m.moves[c.off:], seg)
+		return
+	}
+	m.moves = slices.Replace(m.moves, c.off, c.off+c.n, seg...)
+	d := len(seg) - c.n
+	c.n = len(seg)
+	for _, o := range m.cpus[c.id+1:] {
+		o.off += d
+	}
+}
+
+// appendMoves appends the CPU's possible moves to mv.
+func (c *CPU) appendMoves(mv []Move) []Move {
+	m, id := c.m, uint8(c.id)
+	if f := c.top(); f != nil && f.runnable() {
+		mv = append(mv, Move{Kind: MoveStep, CPU: id})
+		if f.op.kind == opSlabAlloc && m.allocFailures > 0 {
+			mv = append(mv, Move{Kind: MoveFailAlloc, CPU: id})
 		}
-		id := uint8(c.id)
-		if f := c.top(); f != nil && f.runnable() {
-			mv = append(mv, Move{Kind: MoveStep, CPU: id})
-			if f.op.kind == opSlabAlloc && m.allocFailures > 0 {
-				mv = append(mv, Move{Kind: MoveFailAlloc, CPU: id})
-			}
-		}
-		if c.preemptible() {
-			for _, t := range m.tasks {
-				// A task spinning on memory nobody changed since is not
-				// worth switching to: it would only spin.
-				if (t.state == taskNew || t.state == taskReady) && (t.pin == Any || t.pin == c.id) && (c.cur == nil || t.prio >= c.cur.prio) && t.top().runnable() {
-					mv = append(mv, Move{Kind: MoveSwitch, CPU: id, Arg: uint16(t.id)})
-				}
-			}
-		}
-		if !c.irqsOff && c.hardirq == 0 {
-			for _, s := range c.irqSrc {
-				if s.left > 0 {
-					mv = append(mv, Move{Kind: MoveIRQ, CPU: id, Arg: uint16(s.num)})
-				}
+	}
+	if c.preemptible() {
+		for _, t := range c.cands {
+			// A task spinning on memory nobody changed since is not
+			// worth switching to: it would only spin.
+			if (t.state == taskNew || t.state == taskReady) && (c.cur == nil || t.prio >= c.cur.prio) && t.top().runnable() {
+				mv = append(mv, Move{Kind: MoveSwitch, CPU: id, Arg: uint16(t.id)})
 			}
 		}
 	}
-	m.moves = mv
+	if !c.irqsOff && c.hardirq == 0 {
+		for _, s := range c.irqSrc {
+			if s.left > 0 {
+				mv = append(mv, Move{Kind: MoveIRQ, CPU: id, Arg: uint16(s.num)})
+			}
+		}
+	}
 	return mv
+}
+
+// startMoves readies the move list before the first decision: which
+// tasks may run on each CPU, and every CPU's moves still to compute.
+func (m *Machine) startMoves() {
+	for _, c := range m.cpus {
+		for _, t := range m.tasks {
+			if t.pin == Any || t.pin == c.id {
+				c.cands = append(c.cands, t)
+			}
+		}
+	}
+	m.markAll()
+}
+
+// markCPU notes that c's moves may have changed. Everything a CPU's moves
+// depend on changes only in a decision on that CPU (which marks it), with
+// three exceptions that mark too: a task's state (markTask), a cell that
+// a spinning context watches (wakeSpinners), and the injection budget
+// running out.
+func (m *Machine) markCPU(c *CPU) { m.dirty |= 1 << c.id }
+
+func (m *Machine) markAll() { m.dirty = 1<<len(m.cpus) - 1 }
+
+// markTask notes that t's state changed: every CPU it may be switched to
+// has other moves now.
+func (m *Machine) markTask(t *Task) {
+	if t.pin == Any {
+		m.markAll()
+	} else {
+		m.dirty |= 1 << t.pin
+	}
+}
+
+// startSpinning makes f wait in cpu_relax for its watched cells to change.
+func (m *Machine) startSpinning(f *Ctx) {
+	f.spinning = true
+	for _, w := range f.watch {
+		w.cell.watchers++
+	}
+	m.spinners = append(m.spinners, f)
+}
+
+// stopSpinning ends f's wait, if it waits.
+func (m *Machine) stopSpinning(f *Ctx) {
+	if !f.spinning {
+		return
+	}
+	f.spinning = false
+	for _, w := range f.watch {
+		w.cell.watchers--
+	}
+	i := slices.Index(m.spinners, f)
+	m.spinners[i] = m.spinners[len(m.spinners)-1]
+	m.spinners = m.spinners[:len(m.spinners)-1]
+}
+
+// wakeSpinners marks the CPUs of every spinning context after a write to a
+// cell one of them watches: the write may have let it go on.
+func (m *Machine) wakeSpinners() {
+	for _, f := range m.spinners {
+		m.markCPU(f.CPU())
+		if s := f.t.state; s == taskNew || s == taskReady {
+			m.markTask(f.t)
+		}
+	}
+}
+
+// checkEnabled compares the kept move list with one computed from scratch
+// (in builds with the simcheck tag).
+func (m *Machine) checkEnabled() {
+	var all []Move
+	for _, c := range m.cpus {
+		all = c.appendMoves(all)
+	}
+	if !slices.Equal(all, m.moves) {
+		panic(fmt.Sprintf("sim: step %d: kept moves %v, computed %v", m.step, m.moves, all))
+	}
 }
 
 // decide takes one decision. It reports false when the run is over: no
@@ -216,6 +335,7 @@ func (m *Machine) decide() (Move, bool) {
 		return Move{}, false
 	}
 	mv := moves[i]
+	m.markCPU(m.cpus[mv.CPU])
 	m.step++
 	m.decisions = append(m.decisions, mv)
 	m.beginAccess(mv)
@@ -303,9 +423,11 @@ func (m *Machine) switchTo(c *CPU, t *Task) {
 	prev := c.cur
 	if prev != nil {
 		prev.state = taskReady
+		m.markTask(prev)
 	}
 	from := t.cpu
 	t.state, t.cpu, c.cur = taskRunning, c, t
+	m.markTask(t)
 	c.switches++
 	if m.cfg.Trace {
 		note := "schedule " + t.name
@@ -336,10 +458,13 @@ func (m *Machine) deliverIRQ(t *Task, src *IRQSource) {
 	m.toUser()
 	src.handler(f)
 	m.toSim()
+	m.stopSpinning(f)
 	t.frames = t.frames[:len(t.frames)-1]
 	c.irqsOff = savedIrqsOff
 	c.hardirq--
-	m.record(Event{Kind: EvIRQExit, CPU: c.id, frame: f, Note: "irq_exit"})
+	if m.cfg.Trace {
+		m.record(Event{Kind: EvIRQExit, CPU: c.id, frame: f, Note: "irq_exit"})
+	}
 	if c.pending != 0 && !c.inInterrupt() {
 		m.doSoftirq(t, c)
 	}
@@ -373,7 +498,9 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 				continue
 			}
 			f.name = a.name
-			m.record(Event{Kind: EvSoftirq, CPU: c.id, frame: f, Note: "softirq " + a.name + " runs"})
+			if m.cfg.Trace {
+				m.record(Event{Kind: EvSoftirq, CPU: c.id, frame: f, Note: "softirq " + a.name + " runs"})
+			}
 			m.lastFrame = f
 			m.toUser()
 			a.handler(f)
@@ -382,6 +509,7 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 	}
 	c.irqsOff = savedIrqsOff
 	c.serving = false
+	m.stopSpinning(f)
 	t.frames = t.frames[:len(t.frames)-1]
 	if c.pending != 0 {
 		// Still pending after the restarts: hand them to ksoftirqd.
@@ -425,7 +553,10 @@ func (m *Machine) addKsoftirqd() {
 func (m *Machine) wakeKsoftirqd(c *CPU) {
 	if t := c.ksoftirqd; t != nil && t.state == taskSleeping {
 		t.state = taskReady
-		m.record(Event{Kind: EvNote, CPU: c.id, frame: t.frames[0], Note: "wakeup_softirqd"})
+		m.markTask(t)
+		if m.cfg.Trace {
+			m.record(Event{Kind: EvNote, CPU: c.id, frame: t.frames[0], Note: "wakeup_softirqd"})
+		}
 	}
 }
 

@@ -153,8 +153,12 @@ func (m *Machine) slabAlloc(f *Ctx, o *op, ev *Event) uint64 {
 	}
 	if f.failAlloc {
 		f.failAlloc = false
-		m.allocFailures--
-		ev.Value = gfp.String() + " -> NULL (failure injected)"
+		if m.allocFailures--; m.allocFailures == 0 {
+			m.markAll() // no CPU may fail an allocation any more
+		}
+		if m.cfg.Trace {
+			ev.Value = gfp.String() + " -> NULL (failure injected)"
+		}
 		return 0
 	}
 	var obj *Object

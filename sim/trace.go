@@ -42,6 +42,14 @@ type Event struct {
 	frame *Ctx
 }
 
+// recordOp records the operation event exec built in the scratch event,
+// when tracing.
+func (m *Machine) recordOp(e *Event) {
+	if m.cfg.Trace {
+		m.record(*e)
+	}
+}
+
 func (m *Machine) record(e Event) {
 	if !m.cfg.Trace || e.Kind == EvNone {
 		return

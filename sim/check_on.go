@@ -1,0 +1,5 @@
+//go:build simcheck
+
+package sim
+
+const checkMoves = true
