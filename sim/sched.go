@@ -108,7 +108,8 @@ type CPU struct {
 	pending   uint32 // raised softirqs
 	irqSrc    []*IRQSource
 	cands     []*Task // tasks that may run here (pinned here or free), by number
-	off, n    int     // where its moves are in Machine.moves, and how many
+	moves     []Move  // its possible moves, computed when it was last marked
+	off, n    int     // where they are in Machine.moves, and how many
 	switches  int     // context switches, for statistics
 }
 
@@ -159,10 +160,8 @@ func (m *Machine) enabled() []Move {
 	if m.init != nil && m.init.state != taskDone {
 		return m.initMoves()
 	}
-	for m.dirty != 0 {
-		i := bits.TrailingZeros64(m.dirty)
-		m.dirty &^= 1 << i
-		m.refresh(m.cpus[i])
+	if m.dirty != 0 {
+		m.refresh()
 	}
 	if checkMoves {
 		m.checkEnabled()
@@ -185,21 +184,31 @@ func (m *Machine) initMoves() []Move {
 	return mv
 }
 
-// refresh computes c's moves again and puts them in place in m.moves,
-// moving the later CPUs' segments when the number changed.
-func (m *Machine) refresh(c *CPU) {
-	seg := c.appendMoves(m.seg[:0])
-	m.seg = seg
-	if len(seg) == c.n {
-		copy(m.moves[c.off:], seg)
+// refresh computes the marked CPUs' moves again. Segments that kept
+// their length are copied in place; from the first one that did not, the
+// list is rebuilt in one pass, however many CPUs changed (when a lock
+// many CPUs spin on is released, all of them do).
+func (m *Machine) refresh() {
+	first := len(m.cpus) // the first CPU whose number of moves changed
+	for d := m.dirty; d != 0; d &= d - 1 {
+		c := m.cpus[bits.TrailingZeros64(d)]
+		c.moves = c.appendMoves(c.moves[:0])
+		if len(c.moves) != c.n {
+			first = min(first, c.id)
+		} else if c.id < first {
+			copy(m.moves[c.off:], c.moves)
+		}
+	}
+	m.dirty = 0
+	if first == len(m.cpus) {
 		return
 	}
-	m.moves = slices.Replace(m.moves, c.off, c.off+c.n, seg...)
-	d := len(seg) - c.n
-	c.n = len(seg)
-	for _, o := range m.cpus[c.id+1:] {
-		o.off += d
+	mv := m.moves[:m.cpus[first].off]
+	for _, c := range m.cpus[first:] {
+		c.off, c.n = len(mv), len(c.moves)
+		mv = append(mv, c.moves...)
 	}
+	m.moves = mv
 }
 
 // appendMoves appends the CPU's possible moves to mv.
