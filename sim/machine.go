@@ -64,7 +64,7 @@ type Machine struct {
 	step      int    // decisions taken so far
 	decisions []Move // every decision, in order
 	moves     []Move // the possible moves (see enabled)
-	seg       []Move // the moves while the init task runs
+	initMv    []Move // the moves while the init task runs
 	dirty     uint64 // CPUs whose moves may have changed, by bit
 	spinners  []*Ctx // contexts waiting in cpu_relax
 	frameSeq  int    // numbers frames for strategies and traces

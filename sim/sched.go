@@ -154,8 +154,8 @@ func (c *CPU) preemptible() bool {
 // enabled lists the possible moves in a fixed order: by CPU, then step,
 // switches by task number, interrupts by source number. The list is kept
 // from one decision to the next: only the segments of CPUs whose moves may
-// have changed since (see markCPU) are computed again, so that a decision
-// costs the same on a 64-CPU machine as on a 2-CPU one.
+// have changed since (see markCPU) are computed again, so that CPUs a
+// decision left alone add nothing to its cost.
 func (m *Machine) enabled() []Move {
 	if m.init != nil && m.init.state != taskDone {
 		return m.initMoves()
@@ -173,14 +173,14 @@ func (m *Machine) enabled() []Move {
 // scheduled on CPU0, then stepped. They are kept apart from the CPUs'
 // segments, which are all computed once it has exited.
 func (m *Machine) initMoves() []Move {
-	mv := m.seg[:0]
+	mv := m.initMv[:0]
 	c := m.cpus[0]
 	if c.cur == m.init && c.top().runnable() {
 		mv = append(mv, Move{Kind: MoveStep, CPU: 0})
 	} else if c.cur == nil {
 		mv = append(mv, Move{Kind: MoveSwitch, CPU: 0, Arg: uint16(m.init.id)})
 	}
-	m.seg = mv
+	m.initMv = mv
 	return mv
 }
 
@@ -253,10 +253,10 @@ func (m *Machine) startMoves() {
 }
 
 // markCPU notes that c's moves may have changed. Everything a CPU's moves
-// depend on changes only in a decision on that CPU (which marks it), with
-// three exceptions that mark too: a task's state (markTask), a cell that
-// a spinning context watches (wakeSpinners), and the injection budget
-// running out.
+// depend on changes only in a decision on that CPU (which marks it),
+// except what these mark too: a task's state (markTask), a cell that a
+// spinning context watches (wakeSpinners), the injection budget running
+// out and the init task's exit (every CPU).
 func (m *Machine) markCPU(c *CPU) { m.dirty |= 1 << c.id }
 
 func (m *Machine) markAll() { m.dirty = 1<<len(m.cpus) - 1 }

@@ -8,8 +8,10 @@ import (
 )
 
 // Strategy makes the decisions of one run. Choose returns the index of the
-// move to take among moves (never empty, in the machine's fixed order). A
-// strategy is used for one run only.
+// move to take among moves (never empty, in the machine's fixed order).
+// moves is the machine's own list, kept from one decision to the next: a
+// strategy must not change it, and must copy what it keeps. A strategy is
+// used for one run only.
 type Strategy interface {
 	Choose(m *Machine, moves []Move) (int, error)
 }
