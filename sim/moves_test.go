@@ -16,15 +16,7 @@ type rescanning struct {
 }
 
 func (s rescanning) Choose(m *Machine, moves []Move) (int, error) {
-	var all []Move
-	if m.init != nil && m.init.state != taskDone {
-		all = m.initMoves()
-	} else {
-		for _, c := range m.cpus {
-			all = c.appendMoves(all)
-		}
-	}
-	require.Equal(s.t, all, slices.Clone(moves), "step %d", m.step)
+	require.Equal(s.t, m.rescan(), slices.Clone(moves), "step %d", m.step)
 	return s.r.Choose(m, moves)
 }
 

@@ -173,14 +173,17 @@ func (m *Machine) enabled() []Move {
 // scheduled on CPU0, then stepped. They are kept apart from the CPUs'
 // segments, which are all computed once it has exited.
 func (m *Machine) initMoves() []Move {
-	mv := m.initMv[:0]
+	m.initMv = m.appendInitMoves(m.initMv[:0])
+	return m.initMv
+}
+
+func (m *Machine) appendInitMoves(mv []Move) []Move {
 	c := m.cpus[0]
 	if c.cur == m.init && c.top().runnable() {
 		mv = append(mv, Move{Kind: MoveStep, CPU: 0})
 	} else if c.cur == nil {
 		mv = append(mv, Move{Kind: MoveSwitch, CPU: 0, Arg: uint16(m.init.id)})
 	}
-	m.initMv = mv
 	return mv
 }
 
@@ -305,14 +308,23 @@ func (m *Machine) wakeSpinners() {
 	}
 }
 
-// checkEnabled compares the kept move list with one computed from scratch
-// (in builds with the simcheck tag).
-func (m *Machine) checkEnabled() {
+// rescan computes the possible moves from scratch, into a new list: what
+// enabled must return (checked in builds with the simcheck tag, and by
+// the tests).
+func (m *Machine) rescan() []Move {
+	if m.init != nil && m.init.state != taskDone {
+		return m.appendInitMoves(nil)
+	}
 	var all []Move
 	for _, c := range m.cpus {
 		all = c.appendMoves(all)
 	}
-	if !slices.Equal(all, m.moves) {
+	return all
+}
+
+// checkEnabled compares the kept move list with a rescan.
+func (m *Machine) checkEnabled() {
+	if all := m.rescan(); !slices.Equal(all, m.moves) {
 		panic(fmt.Sprintf("sim: step %d: kept moves %v, computed %v", m.step, m.moves, all))
 	}
 }
