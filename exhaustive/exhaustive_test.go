@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kernelsim/lfsim/exhaustive"
+	"github.com/kernelsim/lfsim/internal/zoo"
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -172,47 +173,27 @@ func TestReductionLosesNoEndState(t *testing.T) {
 	}
 }
 
-// zoo is every known failure, in the smallest workload that shows it.
-var zoo = []struct {
-	scenario string
-	set      []string
-	bounds   exhaustive.Bounds
-	kind     string
-	site     string // the failure's site, or a prefix of it for the workload's own checks
-	short    bool   // run under -short too
-}{
-	{"ring2005", []string{"packets=8", "burst=4", "ring=4"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "out-of-bounds", "ring2005/ring.go:78", true},
-	{"alf-spsc-misuse", []string{"ops=1", "bulk=2"}, exhaustive.Bounds{Preemptions: 2}, "bug", "alf/alf.go:178", true},
-	{"alf-spsc-misuse", []string{"debug=off"}, exhaustive.Bounds{Preemptions: 2}, "lost-value", "scenario/alf.go:", true},
-	{"alf-preempt", []string{"ops=2"}, exhaustive.Bounds{Preemptions: 2}, "soft-lockup", "alf/alf.go:160", true},
-	{"alf-irq", nil, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "soft-lockup", "alf/alf.go:131", true},
-	{"alf-aba", []string{"cpus=2", "ops=8", "stall=8", "fires=1"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "not-linearizable", "scenario/alf.go:", true},
-	{"qmempool-hardirq", []string{"ops=2", "fires=1", "prealloc=1"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "bug", "alf/alf.go:178", true},
-	{"skb", []string{"pool=ring2005", "packets=8", "burst=4"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "panic", "ring2005/ring.go:79", false},
-	{"skb", []string{"fails=3", "packets=4", "burst=4", "prealloc=0"}, exhaustive.Bounds{Preemptions: 2, Failures: 3}, "leak", "scenario/skb.go:", true},
-	{"skb", []string{"cpus=4", "burst=64", "packets=3", "sharedq=32"}, exhaustive.Bounds{Preemptions: 2, Interrupts: 1}, "bug", "qmempool/qmempool.go:182", false},
-}
-
 // TestZooFailsWithinTwoPreemptions finds every known failure by
 // exhaustive search, with a schedule that spends exactly the bound at
 // which it was found: the search one preemption lower is complete and
 // finds nothing.
 func TestZooFailsWithinTwoPreemptions(t *testing.T) {
-	for _, z := range zoo {
-		t.Run(z.scenario+"/"+z.kind, func(t *testing.T) {
-			if testing.Short() && !z.short {
+	for _, z := range zoo.Entries() {
+		bounds := exhaustive.Bounds{Preemptions: z.Preemptions, Interrupts: z.Interrupts, Failures: z.Failures}
+		t.Run(z.Scenario+"/"+z.Kind, func(t *testing.T) {
+			if testing.Short() && !z.Short {
 				t.Skip("long: runs without -short")
 			}
-			run := scenarioRun(t, z.scenario, z.set...)
-			res, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: z.bounds, MaxExecutions: 100_000})
+			run := scenarioRun(t, z.Scenario, z.Set...)
+			res, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: bounds, MaxExecutions: 100_000})
 			require.NoError(t, err)
 			require.NotNil(t, res.Failure, "not found in %d executions", res.Executions)
-			assert.Equal(t, z.kind, res.Failure.Kind, res.Failure.Message)
-			assert.True(t, strings.HasPrefix(res.Failure.Site(), z.site), "site %s", res.Failure.Site())
+			assert.Equal(t, z.Kind, res.Failure.Kind, res.Failure.Message)
+			assert.True(t, strings.HasPrefix(res.Failure.Site(), z.Site), "site %s", res.Failure.Site())
 			assert.Equal(t, res.Bound, res.Spent.Preemptions, "the failing schedule spends the bound it was found at")
 			assert.LessOrEqual(t, res.Spent.Preemptions, 2)
 			if res.Bound > 0 {
-				lower := z.bounds
+				lower := bounds
 				lower.Preemptions = res.Bound - 1
 				below, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: lower})
 				require.NoError(t, err)

@@ -43,10 +43,24 @@ type Config struct {
 	// Zero means no bound of that kind (one of them must be set).
 	Runs int
 	Time time.Duration
-	// Options are the machine settings of every run.
+	// Options are the machine settings of every run; with more than one
+	// worker, Host is the first worker's and the others get their own.
 	Options scenario.Options
-	// Progress, when set, is called after every run with the counts so
-	// far; it must be cheap.
+	// Workers is how many runs go on at once, each on a machine and a
+	// host of its own (0 means 1). The outcome does not depend on it:
+	// runs are folded in run-number order, and a failure in run i is
+	// reported only once every run below i has finished without one.
+	Workers int
+	// Shard, when its Count is above 1, explores only the run numbers of
+	// that share of the budget, so that Count explorations (on as many
+	// machines) together run each of its run numbers once.
+	Shard Shard
+	// Log keeps every counted run's steps and costs in Outcome.Log: what
+	// a shard's result records so that shards merge into the unsharded
+	// outcome.
+	Log bool
+	// Progress, when set, is called with the counts so far each time a
+	// batch of runs is folded in; it must be cheap.
 	Progress func(Stats)
 }
 
@@ -80,7 +94,7 @@ func (s Stats) PerUnit() *PerUnit {
 	return &PerUnit{float64(s.Costs.Atomics) / u, float64(s.Costs.Barriers) / u, float64(s.Costs.Slab) / u, float64(s.Costs.Toggles) / u}
 }
 
-// Outcome is what an exploration found.
+// Outcome is what an exploration found: with a shard, of its runs alone.
 type Outcome struct {
 	Stats
 	// Failure is the first failure found, in run FailRun (0-based); its
@@ -90,11 +104,14 @@ type Outcome struct {
 	Schedule *schedule.File
 	// Interrupted is set when ctx was cancelled before the budget ended.
 	Interrupted bool
+	// Log is every counted run, in run-number order, when Config.Log is
+	// set.
+	Log []RunStat
 }
 
 // initialPCTSteps is PCT's guess of a run's length before the first run
-// has been measured; later runs use the mean length of the runs so far.
-// Guessing long wastes runs (change points drawn past the run's end
+// has been measured; later runs use the mean length of earlier runs (see
+// calibrationRuns). Guessing long wastes runs (change points drawn past the run's end
 // change nothing); the first measured run corrects a short guess.
 const initialPCTSteps = 50
 
@@ -115,13 +132,22 @@ func (c *Config) Validate() error {
 	if c.Runs == 0 && c.Time == 0 {
 		return fmt.Errorf("no budget: give --runs or --time")
 	}
+	if c.Workers < 0 {
+		return fmt.Errorf("--workers=%d: want at least 1", c.Workers)
+	}
+	if c.Shard.Count > 1 || c.Shard.Index != 0 {
+		if c.Shard.Count < 1 || c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count {
+			return fmt.Errorf("shard %d/%d: want an index from 0 to the count less one", c.Shard.Index, c.Shard.Count)
+		}
+	}
 	return nil
 }
 
 // Explore runs schedules until the first failure, the budget's end, or
 // ctx's cancellation. Run number i always uses the same schedule for the
-// same seed, whatever the budget: only where the exploration stops depends
-// on time.
+// same seed, whatever the budget, the workers and the shard: with a run
+// budget the outcome is a function of the configuration; only where a
+// time budget or a cancellation stops it depends on time.
 func Explore(ctx context.Context, c Config) (Outcome, error) {
 	if err := c.Validate(); err != nil {
 		return Outcome{}, err
@@ -133,40 +159,20 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 		defer host.Close()
 		c.Options.Host = host
 	}
-	start := time.Now()
+	e := &explorer{ctx: ctx, c: &c, plan: newPlan(&c), start: time.Now()}
 	var out Outcome
-	k := initialPCTSteps
-	for run := 0; c.Runs == 0 || run < c.Runs; run++ {
-		if ctx.Err() != nil {
-			out.Interrupted = true
-			break
-		}
-		if c.Time > 0 && time.Since(start) >= c.Time {
-			break
-		}
-		r := c.Scenario.Run(c.Values, c.Options, c.strategy(run, k))
-		out.Runs++
-		out.Steps += int64(r.Steps)
-		out.Costs.Add(r.Costs)
-		if c.Scenario.Units != nil {
-			out.Units += int64(c.Scenario.Units(c.Values))
-		}
-		out.Elapsed = time.Since(start)
-		k = int((out.Steps + int64(out.Runs) - 1) / int64(out.Runs))
-		if r.Err != nil {
-			return out, fmt.Errorf("run %d: %w", run, r.Err)
-		}
-		if c.Progress != nil {
-			c.Progress(out.Stats)
-		}
-		if r.Failure != nil {
-			r = located(c.Scenario, c.Values, c.Options, r)
-			out.Failure, out.FailRun = r.Failure, run
-			out.Schedule = c.file(r, run)
-			break
-		}
+	end, run := e.explore(&out)
+	out.Elapsed = time.Since(e.start)
+	if end == nil {
+		return out, nil
 	}
-	out.Elapsed = time.Since(start)
+	if end.Err != nil {
+		return out, fmt.Errorf("run %d: %w", run, end.Err)
+	}
+	out.Interrupted = false
+	r := located(c.Scenario, c.Values, c.Options, *end)
+	out.Failure, out.FailRun = r.Failure, run
+	out.Schedule = c.file(r, run)
 	return out, nil
 }
 

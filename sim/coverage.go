@@ -64,3 +64,14 @@ func (cv *Coverage) point(f *Ctx, o *op, write bool) {
 	}
 	cv.last[c.id] = lastAccess{pos, f.id, write}
 }
+
+// Merge adds o's runs to cv: the coverage of both explorations' runs.
+func (cv *Coverage) Merge(o *Coverage) {
+	for p, n := range o.Points {
+		cv.Points[p] += n
+	}
+	for p, n := range o.Orders {
+		cv.Orders[p] += n
+	}
+	cv.runs += o.runs
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ const (
 
 const usage = `usage:
   simrun list [SCENARIO]
-  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
@@ -252,6 +253,7 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	runs := fs.Int("runs", 100_000, "at most this many runs (0: no limit)")
 	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")
 	depth := fs.Int("depth", 3, "PCT depth")
+	workers := fs.Int("workers", runtime.NumCPU(), "runs at once, each on a machine of its own (the answer does not depend on it)")
 	rf := addRunFlags(fs, "SCENARIO-seedN.sched")
 	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
 	s, v, err := c.parseRun(fs, rf, args)
@@ -261,6 +263,10 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	cfg := explore.Config{
 		Scenario: s, Values: v, Strategy: *strategy, Seed: *seed, Depth: *depth,
 		Runs: *runs, Time: *budget, Options: scenario.Options{MaxSteps: *maxSteps},
+		Workers: *workers,
+	}
+	if *workers < 1 {
+		return usageError(stderr, "explore", fmt.Errorf("--workers=%d: want at least 1", *workers))
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, "explore", err)
