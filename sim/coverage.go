@@ -1,6 +1,14 @@
 package sim
 
-import "strconv"
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Coverage collects, over the runs of an exploration, which scheduling
 // points ran and in which orders conflicting accesses met: for each cell,
@@ -74,4 +82,73 @@ func (cv *Coverage) Merge(o *Coverage) {
 		cv.Orders[p] += n
 	}
 	cv.runs += o.runs
+}
+
+// coverageJSON is Coverage as a file keeps it: sorted lists, so that the
+// same coverage is the same bytes.
+type coverageJSON struct {
+	Runs   int         `json:"runs"`
+	Points []pointJSON `json:"points"`
+	Orders []orderJSON `json:"orders"`
+}
+
+type pointJSON struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	N    int    `json:"n"`
+}
+
+type posJSON struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+type orderJSON struct {
+	Earlier posJSON `json:"earlier"`
+	Later   posJSON `json:"later"`
+	N       int     `json:"n"`
+}
+
+func comparePos(a, b Pos) int {
+	if c := strings.Compare(a.File, b.File); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Line, b.Line)
+}
+
+// MarshalJSON writes the counts sorted by position.
+func (cv *Coverage) MarshalJSON() ([]byte, error) {
+	j := coverageJSON{Runs: cv.runs, Points: []pointJSON{}, Orders: []orderJSON{}}
+	for _, p := range slices.SortedFunc(maps.Keys(cv.Points), comparePos) {
+		j.Points = append(j.Points, pointJSON{p.File, p.Line, cv.Points[p]})
+	}
+	for _, o := range slices.SortedFunc(maps.Keys(cv.Orders), func(a, b [2]Pos) int {
+		if c := comparePos(a[0], b[0]); c != 0 {
+			return c
+		}
+		return comparePos(a[1], b[1])
+	}) {
+		j.Orders = append(j.Orders, orderJSON{posJSON{o[0].File, o[0].Line}, posJSON{o[1].File, o[1].Line}, cv.Orders[o]})
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (cv *Coverage) UnmarshalJSON(data []byte) error {
+	var j coverageJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("coverage: %w", err)
+	}
+	if j.Runs < 0 {
+		return fmt.Errorf("coverage: %d runs", j.Runs)
+	}
+	*cv = *NewCoverage()
+	cv.runs = j.Runs
+	for _, p := range j.Points {
+		cv.Points[Pos{p.File, p.Line}] += p.N
+	}
+	for _, o := range j.Orders {
+		cv.Orders[[2]Pos{{o.Earlier.File, o.Earlier.Line}, {o.Later.File, o.Later.Line}}] += o.N
+	}
+	return nil
 }

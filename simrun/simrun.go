@@ -36,7 +36,8 @@ const (
 
 const usage = `usage:
   simrun list [SCENARIO]
-  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun merge FILE... [-o OUT] [--cover] [--json]
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
@@ -81,13 +82,15 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		return c.compareCmd(ctx, args[1:], stdout, stderr)
 	case "litmus":
 		return c.litmusCmd(args[1:], stdout, stderr)
+	case "merge":
+		return c.mergeCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
-	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, check, strategies, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
+	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, merge, check, strategies, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
 	return exitUsage
 }
 
@@ -254,6 +257,8 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")
 	depth := fs.Int("depth", 3, "PCT depth")
 	workers := fs.Int("workers", runtime.NumCPU(), "runs at once, each on a machine of its own (the answer does not depend on it)")
+	shardFlag := fs.String("shard", "", "explore only share I of N of the run numbers: I/N, I a number or the environment variable holding it (JOB_COMPLETION_INDEX/8)")
+	record := fs.String("record", "", "write the exploration's result for simrun merge to this file (default with --shard: SCENARIO-seedN-shardI-of-N.json)")
 	rf := addRunFlags(fs, "SCENARIO-seedN.sched")
 	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
 	s, v, err := c.parseRun(fs, rf, args)
@@ -268,6 +273,16 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	if *workers < 1 {
 		return usageError(stderr, "explore", fmt.Errorf("--workers=%d: want at least 1", *workers))
 	}
+	recordPath := *record
+	if *shardFlag != "" {
+		if cfg.Shard, err = parseShard(*shardFlag); err != nil {
+			return usageError(stderr, "explore", err)
+		}
+		if recordPath == "" {
+			recordPath = fmt.Sprintf("%s-seed%d-shard%d-of-%d.json", s.Name, *seed, cfg.Shard.Index, cfg.Shard.Count)
+		}
+	}
+	cfg.Log = recordPath != ""
 	if err := cfg.Validate(); err != nil {
 		return usageError(stderr, "explore", err)
 	}
@@ -300,6 +315,14 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	} else if res.Interrupted {
 		code = exitInterrupted
 	}
+	if recordPath != "" {
+		if err := writeShard(recordPath, cfg, res); err != nil {
+			fmt.Fprintf(stderr, "simrun explore: %v\n", err)
+			if code == exitPass {
+				code = exitUsage
+			}
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.Encode(struct {
@@ -319,6 +342,9 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 		return code
 	}
 	stats := fmt.Sprintf("%d runs, %d steps in %v (%s steps/s)", res.Runs, res.Steps, roundDuration(res.Elapsed), rate(res.Steps, res.Elapsed))
+	if cfg.Shard.Count > 0 {
+		stats += fmt.Sprintf(" of shard %d/%d", cfg.Shard.Index, cfg.Shard.Count)
+	}
 	switch {
 	case res.Failure != nil:
 		fmt.Fprintf(stdout, "FAIL %s (%s, %s seed=%d)\n", s.Name, s.String(v), *strategy, *seed)
