@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -80,6 +81,12 @@ type Config struct {
 	// Failure is then the first one found. Each preemption bound runs
 	// the schedules of the lower ones again, so EachEnd sees those again.
 	KeepGoing bool
+	// Part, when its Count is above 1, searches only that share of each
+	// bound's tree (see Part), for Merge to combine with the others. A
+	// part searches every bound up to Bounds.Preemptions unless it finds
+	// a failure: whether a deeper bound is needed is known only once
+	// every part's cuts are merged.
+	Part Part
 }
 
 // Stats count what a search did.
@@ -127,6 +134,13 @@ type Result struct {
 	// Interrupted is set when ctx was cancelled before the search ended:
 	// the result is then incomplete.
 	Interrupted bool
+	// Probes counts the runs made only to walk past other parts' units
+	// (not in Executions).
+	Probes int
+	// Levels and Units are, for a search of a Part, what Merge needs:
+	// every bound's shape and this part's units, in order.
+	Levels []Level
+	Units  []Unit
 }
 
 // errPruned stops a run every continuation of which is covered elsewhere.
@@ -135,51 +149,230 @@ var errPruned = errors.New("exhaustive: pruned")
 // errCut stops a run every continuation of which exceeds the bounds.
 var errCut = errors.New("exhaustive: cut by the bounds")
 
+// errProbe stops a run that has reached another walker's unit.
+var errProbe = errors.New("exhaustive: another part's unit")
+
 // Search runs the schedules until the bounds are covered, a failure is
 // found, the budget is spent or ctx is cancelled. run builds a fresh
 // machine with the workload and runs it under the given strategy; it must
 // be deterministic: the same decisions give the same run. An error means
 // it was not.
 func Search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config) (Result, error) {
-	if cfg.Bounds.Preemptions < 0 || cfg.Bounds.Interrupts < 0 || cfg.Bounds.Failures < 0 {
+	return SearchOn(ctx, []func(sim.Strategy) sim.Result{run}, cfg)
+}
+
+// SearchOn is Search on len(runs) goroutines, each calling its own run
+// function (each with a machine and host of its own). The units of each
+// bound's tree (see Part) are dealt out to them, and what they did is
+// folded in the tree's order, so that the result is the one goroutine's:
+// the same failure, schedule and counts. With MaxExecutions and more
+// than one goroutine, a search cut by the budget may count differently
+// from run to run; it is incomplete either way.
+func SearchOn(ctx context.Context, runs []func(sim.Strategy) sim.Result, cfg Config) (Result, error) {
+	switch {
+	case cfg.Bounds.Preemptions < 0 || cfg.Bounds.Interrupts < 0 || cfg.Bounds.Failures < 0:
 		return Result{}, errors.New("exhaustive: negative bound")
-	}
-	if cfg.MaxExecutions < 0 {
+	case cfg.MaxExecutions < 0:
 		return Result{}, errors.New("exhaustive: negative execution budget")
+	case len(runs) == 0:
+		return Result{}, errors.New("exhaustive: no run function")
+	case cfg.Part.Count > 1 && (cfg.Part.Index < 0 || cfg.Part.Index >= cfg.Part.Count):
+		return Result{}, fmt.Errorf("exhaustive: part %d of %d", cfg.Part.Index, cfg.Part.Count)
+	case (len(runs) > 1 || cfg.Part.Count > 1) && (cfg.EachEnd != nil || cfg.KeepGoing):
+		return Result{}, errors.New("exhaustive: EachEnd and KeepGoing need the whole tree on one goroutine")
 	}
+	sh := &shared{cfg: cfg}
 	var res Result
 	for bound := 0; bound <= cfg.Bounds.Preemptions; bound++ {
 		b := cfg.Bounds
 		b.Preemptions = bound
 		res.Bound = bound
-		w := &walker{bounds: b, reduce: !cfg.NoReduction}
-		done, err := w.search(ctx, run, cfg, &res)
-		if err != nil || !done || (res.Failure != nil && !cfg.KeepGoing) {
-			if !done && res.Failure == nil {
-				res.Remaining = w.remaining()
+		ws := make([]*walker, len(runs))
+		for i := range ws {
+			own := func(u int) bool {
+				return cfg.Part.owns(u) && (len(runs) == 1 || (u/max(cfg.Part.Count, 1))%len(runs) == i)
 			}
+			ws[i] = &walker{bounds: b, reduce: !cfg.NoReduction, own: own, sh: sh}
+		}
+		sh.startBound()
+		var wg sync.WaitGroup
+		for i, w := range ws {
+			if len(ws) == 1 {
+				w.search(ctx, runs[i], cfg)
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.search(ctx, runs[i], cfg)
+			}()
+		}
+		wg.Wait()
+		lv, cuts, done, err := fold(ws, bound, &res, cfg)
+		if cfg.Part.Count > 1 {
+			res.Levels = append(res.Levels, lv)
+		}
+		if err != nil || !done || (res.Failure != nil && !cfg.KeepGoing) {
 			return res, err
 		}
-		if !w.cut {
+		if !cuts && cfg.Part.Count <= 1 {
 			res.Complete, res.Unbounded = true, true
 			return res, nil
 		}
 	}
-	res.Complete = true
+	// A part's share proves nothing alone: Merge decides.
+	res.Complete = cfg.Part.Count <= 1
 	return res, nil
+}
+
+// fold adds what the walkers of one bound did to res, in the tree's
+// order: every unit up to the first that failed (all of them with
+// KeepGoing). It reports the bound's shape, whether the preemption bound
+// left a move out anywhere in what was folded, and whether the bound was
+// searched to its end (or to that failure).
+func fold(ws []*walker, bound int, res *Result, cfg Config) (lv Level, cuts, done bool, err error) {
+	lv = Level{Bound: bound, Units: -1}
+	var units []Unit
+	var failed *walker
+	done = true
+	remaining, estimated := 0.0, false
+	for _, w := range ws {
+		units = append(units, w.units...)
+		lv.TopCut = lv.TopCut || w.topCut
+		res.Probes += w.probes
+		res.Interrupted = res.Interrupted || w.interrupted
+		if w.err != nil {
+			return lv, false, false, w.err
+		}
+		if w.failure != nil && (failed == nil || w.failUnit < failed.failUnit) {
+			failed = w
+		}
+		switch {
+		case w.walked:
+			lv.Units = w.unit + 1
+		case !w.superseded && (w.failure == nil || cfg.KeepGoing):
+			done = false
+			if r := w.remaining(); r >= 0 {
+				remaining, estimated = remaining+r, true
+			}
+		}
+	}
+	slices.SortFunc(units, func(a, b Unit) int { return a.Index - b.Index })
+	end := len(units)
+	if failed != nil && !cfg.KeepGoing {
+		end = slices.IndexFunc(units, func(u Unit) bool { return u.Index == failed.failUnit }) + 1
+		done = true
+	}
+	cuts = lv.TopCut
+	for _, u := range units[:end] {
+		res.Executions += u.Executions
+		res.Pruned += u.Pruned
+		res.Cut += u.Cut
+		res.Steps += u.Steps
+		cuts = cuts || u.Cuts
+	}
+	if cfg.Part.Count > 1 {
+		res.Units = append(res.Units, units[:end]...)
+	}
+	if failed != nil && res.Failure == nil {
+		res.Failure, res.Run, res.Spent = failed.failure.Failure, *failed.failure, failed.spentOnFail
+	}
+	if !done && res.Failure == nil {
+		res.Remaining = -1
+		if estimated {
+			res.Remaining = remaining
+		}
+	}
+	return lv, cuts, done, nil
+}
+
+// shared is what the walkers of a search share: the budget, the progress
+// callback, and the lowest unit known to fail at the bound in progress.
+type shared struct {
+	cfg        Config
+	mu         sync.Mutex
+	executions int
+	stats      Stats
+	failUnit   int
+}
+
+func (sh *shared) startBound() {
+	sh.mu.Lock()
+	sh.failUnit = -1
+	sh.mu.Unlock()
+}
+
+// spend takes one run from the budget; it reports false when none is left.
+func (sh *shared) spend() bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.cfg.MaxExecutions > 0 && sh.executions >= sh.cfg.MaxExecutions {
+		return false
+	}
+	sh.executions++
+	return true
+}
+
+// failed notes that unit u failed: the units after it need not run.
+func (sh *shared) failed(u int) {
+	sh.mu.Lock()
+	if sh.failUnit < 0 || u < sh.failUnit {
+		sh.failUnit = u
+	}
+	sh.mu.Unlock()
+}
+
+// superseded reports whether a unit before u is known to fail.
+func (sh *shared) superseded(u int) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.failUnit >= 0 && sh.failUnit < u
+}
+
+func (sh *shared) progress(bound int, d Stats) {
+	if sh.cfg.Progress == nil {
+		return
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.stats.Executions += d.Executions
+	sh.stats.Pruned += d.Pruned
+	sh.stats.Cut += d.Cut
+	sh.stats.Steps += d.Steps
+	sh.stats.Bound = bound
+	sh.cfg.Progress(sh.stats)
 }
 
 // walker is the depth-first search at one preemption bound: the path of
 // the run in progress, and at each decision what is left to explore. It
-// is the strategy of every run at that bound.
+// is the strategy of every run at that bound. It runs the units its own
+// reports true for, and walks past the others with probes: runs that
+// stop where the unit's own decisions begin, so that every walker knows
+// the decisions above the split as the others do.
 type walker struct {
 	bounds Bounds
 	reduce bool
 	stack  []*node
 	depth  int // decisions taken in the run in progress
 	m      *sim.Machine
-	cut    bool // some move was left out for the preemption bound
-	runs   int  // runs at this bound
+	runs   int // runs at this bound, probes included
+	own    func(unit int) bool
+	sh     *shared
+
+	unit   int  // the unit the run in progress is in
+	mine   bool // whether that unit is this walker's
+	units  []Unit
+	topCut bool // a move above the split was left out for the preemption bound
+	probes int
+
+	// How the walk ended: walked the whole tree (the unit count is
+	// known), stopped at its own failure, stopped because an earlier
+	// unit failed, or stopped by the budget, ctx or an error.
+	walked, superseded, interrupted bool
+	failure                         *sim.Result
+	failUnit                        int
+	spentOnFail                     Cost
+	err                             error
 }
 
 // node is one decision of the current path.
@@ -195,6 +388,9 @@ type node struct {
 	// access contAcc is known once it has run.
 	cont    bool
 	contAcc *sim.Access
+	// level counts the decisions above with more than one branch to
+	// explore: a node below splitLevel is in a unit of its own.
+	level int
 }
 
 // sleeper is a move asleep at a node, and what it touches.
@@ -203,48 +399,76 @@ type sleeper struct {
 	acc sim.Access
 }
 
-func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config, res *Result) (bool, error) {
+// enter starts unit u.
+func (w *walker) enter(u int) {
+	w.unit, w.mine = u, w.own(u)
+	if w.mine {
+		w.units = append(w.units, Unit{Bound: w.bounds.Preemptions, Index: u})
+	}
+}
+
+func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config) {
+	w.enter(0)
 	for {
-		if cfg.MaxExecutions > 0 && res.Executions >= cfg.MaxExecutions {
-			return false, nil
+		if w.sh.superseded(w.unit) {
+			w.superseded = true
+			return
 		}
 		if ctx.Err() != nil {
-			res.Interrupted = true
-			return false, nil
+			w.interrupted = true
+			return
+		}
+		if w.mine && !w.sh.spend() {
+			return
 		}
 		w.depth, w.m = 0, nil
 		r := run(w)
 		w.runs++
-		res.Executions++
-		res.Steps += int64(r.Steps)
 		if w.m != nil {
 			w.noteLast()
 		}
+		var d Stats
 		switch {
+		case errors.Is(r.Err, errProbe):
 		case errors.Is(r.Err, errPruned):
-			res.Pruned++
+			d.Pruned++
 		case errors.Is(r.Err, errCut):
-			res.Cut++
+			d.Cut++
 		case r.Err != nil:
-			return false, fmt.Errorf("run %d: %w", res.Executions-1, r.Err)
+			w.err = fmt.Errorf("run %d: %w", w.runs-1, r.Err)
+			return
 		case r.Failure != nil && r.Failure.Kind == sim.KindWatchdog:
-			return false, fmt.Errorf("run %d: %s: %s (a judgement of host time: no verdict)", res.Executions-1, r.Failure.Kind, r.Failure.Message)
-		default:
-			if cfg.EachEnd != nil {
-				cfg.EachEnd(r)
-			}
-			if r.Failure != nil && res.Failure == nil {
-				res.Failure, res.Run, res.Spent = r.Failure, r, w.spent(r)
-				if !cfg.KeepGoing {
-					return true, nil
+			w.err = fmt.Errorf("run %d: %s: %s (a judgement of host time: no verdict)", w.runs-1, r.Failure.Kind, r.Failure.Message)
+			return
+		}
+		if !w.mine {
+			w.probes++
+		} else {
+			u := &w.units[len(w.units)-1]
+			d.Executions, d.Steps = 1, int64(r.Steps)
+			u.Executions++
+			u.Pruned += d.Pruned
+			u.Cut += d.Cut
+			u.Steps += d.Steps
+			if r.Err == nil {
+				if cfg.EachEnd != nil {
+					cfg.EachEnd(r)
+				}
+				if r.Failure != nil && w.failure == nil {
+					w.failure, w.failUnit, w.spentOnFail = &r, w.unit, w.spent(r)
+					u.Failed = true
+					if !cfg.KeepGoing {
+						w.sh.failed(w.unit)
+						w.sh.progress(w.bounds.Preemptions, d)
+						return
+					}
 				}
 			}
-		}
-		if cfg.Progress != nil {
-			cfg.Progress(res.Stats)
+			w.sh.progress(w.bounds.Preemptions, d)
 		}
 		if !w.backtrack() {
-			return true, nil
+			w.walked = true
+			return
 		}
 	}
 }
@@ -260,12 +484,15 @@ func (w *walker) spent(r sim.Result) Cost {
 }
 
 // backtrack moves to the next branch, deepest first. It reports false
-// when none is left.
+// when none is left. A branch taken above the split starts a new unit.
 func (w *walker) backtrack() bool {
 	for len(w.stack) > 0 {
 		n := w.stack[len(w.stack)-1]
 		if n.next+1 < len(n.order) {
 			n.next++
+			if n.level < splitLevel {
+				w.enter(w.unit + 1)
+			}
 			return true
 		}
 		w.stack = w.stack[:len(w.stack)-1]
@@ -297,7 +524,13 @@ func (w *walker) Choose(m *sim.Machine, moves []sim.Move) (int, error) {
 		if !slices.Equal(n.moves, moves) {
 			return 0, fmt.Errorf("the workload is not deterministic: decision %d offers different moves than before", d+1)
 		}
+		if !w.mine && n.level >= splitLevel {
+			return 0, errProbe
+		}
 		return n.order[n.next], nil
+	}
+	if !w.mine && w.nextLevel() >= splitLevel {
+		return 0, errProbe
 	}
 	n := w.newNode(m, moves)
 	if len(n.order) == 0 {
@@ -310,9 +543,21 @@ func (w *walker) Choose(m *sim.Machine, moves []sim.Move) (int, error) {
 	return n.order[0], nil
 }
 
+// nextLevel is the level of the decision after the path's last one.
+func (w *walker) nextLevel() int {
+	if len(w.stack) == 0 {
+		return 0
+	}
+	p := w.stack[len(w.stack)-1]
+	if len(p.order) > 1 {
+		return p.level + 1
+	}
+	return p.level
+}
+
 // newNode makes the node for the decision after the path's last one.
 func (w *walker) newNode(m *sim.Machine, moves []sim.Move) *node {
-	n := &node{moves: slices.Clone(moves), cur: -1}
+	n := &node{moves: slices.Clone(moves), cur: -1, level: w.nextLevel()}
 	if len(w.stack) > 0 {
 		p := w.stack[len(w.stack)-1]
 		chosen := p.moves[p.order[p.next]]
@@ -346,7 +591,7 @@ func (w *walker) newNode(m *sim.Machine, moves []sim.Move) *node {
 		}
 		if !n.spent.add(c).within(w.bounds) {
 			if n.spent.add(Cost{Interrupts: c.Interrupts, Failures: c.Failures}).within(w.bounds) {
-				w.cut = true // only the preemption bound keeps it out
+				w.noteCut(n.level) // only the preemption bound keeps it out
 			}
 			return
 		}
@@ -365,6 +610,17 @@ func (w *walker) newNode(m *sim.Machine, moves []sim.Move) *node {
 		}
 	}
 	return n
+}
+
+// noteCut records that the preemption bound left a move out at a node of
+// the given level: above the split every walker sees it; below, the
+// unit's owner alone.
+func (w *walker) noteCut(level int) {
+	if level < splitLevel {
+		w.topCut = true
+	} else {
+		w.units[len(w.units)-1].Cuts = true
+	}
 }
 
 // childSleep is the sleep set of the branch being explored at p, given

@@ -18,8 +18,16 @@ type CheckConfig struct {
 	Bounds        exhaustive.Bounds
 	MaxExecutions int
 	NoReduction   bool
-	Options       scenario.Options
-	Progress      func(exhaustive.Stats)
+	// Options are the machine settings of every run; with more than one
+	// worker, Host is the first worker's and the others get their own.
+	Options scenario.Options
+	// Workers is how many goroutines search at once (0 means 1); the
+	// answer does not depend on it (see exhaustive.SearchOn).
+	Workers int
+	// Part, when its Count is above 1, searches only that share of the
+	// tree, for MergeChecks.
+	Part     exhaustive.Part
+	Progress func(exhaustive.Stats)
 }
 
 // Checked is what an exhaustive search established.
@@ -45,9 +53,20 @@ func Check(ctx context.Context, c CheckConfig) (Checked, error) {
 	if c.Bounds.Failures > allowed {
 		return Checked{}, fmt.Errorf("--failures=%d: scenario %s allows at most %d allocation failures in a run (%s)", c.Bounds.Failures, c.Scenario.Name, allowed, c.Scenario.String(c.Values))
 	}
-	run := func(st sim.Strategy) sim.Result { return c.Scenario.Run(c.Values, c.Options, st) }
-	res, err := exhaustive.Search(ctx, run, exhaustive.Config{
-		Bounds: c.Bounds, MaxExecutions: c.MaxExecutions, NoReduction: c.NoReduction, Progress: c.Progress,
+	if c.Options.Cover != nil && c.Workers > 1 {
+		return Checked{}, fmt.Errorf("coverage is collected on one worker only: drop --cover or use --workers=1")
+	}
+	var runs []func(sim.Strategy) sim.Result
+	for w := range max(c.Workers, 1) {
+		opt := c.Options
+		if w > 0 {
+			opt.Host = sim.NewHost()
+			defer opt.Host.Close()
+		}
+		runs = append(runs, func(st sim.Strategy) sim.Result { return c.Scenario.Run(c.Values, opt, st) })
+	}
+	res, err := exhaustive.SearchOn(ctx, runs, exhaustive.Config{
+		Bounds: c.Bounds, MaxExecutions: c.MaxExecutions, NoReduction: c.NoReduction, Progress: c.Progress, Part: c.Part,
 	})
 	out := Checked{Result: res}
 	if err != nil {
@@ -57,14 +76,19 @@ func Check(ctx context.Context, c CheckConfig) (Checked, error) {
 		r := located(c.Scenario, c.Values, c.Options, res.Run)
 		out.Run, out.Failure = r, r.Failure
 		out.Schedule = &schedule.File{
-			Scenario: c.Scenario.Name,
-			Params:   c.Scenario.Set(c.Values),
-			MaxSteps: maxSteps(c.Options),
-			FoundBy: fmt.Sprintf("exhaustive preemptions=%d interrupts=%d failures=%d run=%d",
-				res.Bound, c.Bounds.Interrupts, c.Bounds.Failures, res.Executions-1),
+			Scenario:  c.Scenario.Name,
+			Params:    c.Scenario.Set(c.Values),
+			MaxSteps:  maxSteps(c.Options),
+			FoundBy:   foundByCheck(res.Bound, c.Bounds, res.Executions-1),
 			Failure:   Record(r.Failure),
 			Decisions: r.Tokens(),
 		}
 	}
 	return out, nil
+}
+
+// foundByCheck is the found-by line of a schedule the search found in
+// execution run at preemption bound bound.
+func foundByCheck(bound int, b exhaustive.Bounds, run int) string {
+	return fmt.Sprintf("exhaustive preemptions=%d interrupts=%d failures=%d run=%d", bound, b.Interrupts, b.Failures, run)
 }

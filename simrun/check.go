@@ -3,8 +3,13 @@ package simrun
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"slices"
 
 	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/explore"
@@ -21,6 +26,9 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	failures := fs.Int("failures", -1, "most injected allocation failures (default: all the scenario allows)")
 	executions := fs.Int("executions", 1_000_000, "stop after this many runs (0: no limit): the answer is then incomplete")
 	noReduction := fs.Bool("no-reduction", false, "run every schedule, equivalent or not")
+	workers := fs.Int("workers", runtime.NumCPU(), "goroutines searching at once, each on a machine of its own (the answer does not depend on it; 1 with --cover)")
+	shardFlag := fs.String("shard", "", "search only part I of N of the tree: I/N, I a number or the environment variable holding it")
+	record := fs.String("record", "", "write the part's result for simrun merge to this file (default with --shard: SCENARIO-check-partI-of-N.json)")
 	rf := addRunFlags(fs, "SCENARIO-check.sched")
 	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
 	s, v, err := c.parseRun(fs, rf, args)
@@ -32,6 +40,28 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		return usageError(stderr, "check", fmt.Errorf("--preemptions=%d --interrupts=%d --failures=%d: bounds must not be negative", *preemptions, *interrupts, *failures))
 	case *executions < 0:
 		return usageError(stderr, "check", fmt.Errorf("--executions=%d: must not be negative", *executions))
+	case *workers < 1:
+		return usageError(stderr, "check", fmt.Errorf("--workers=%d: want at least 1", *workers))
+	}
+	if *coverage {
+		if flagGiven(fs, "workers") && *workers > 1 {
+			return usageError(stderr, "check", fmt.Errorf("--cover collects on one worker: drop --workers=%d", *workers))
+		}
+		*workers = 1
+	}
+	var part exhaustive.Part
+	recordPath := *record
+	if *shardFlag != "" {
+		sh, err := parseShard(*shardFlag)
+		if err != nil {
+			return usageError(stderr, "check", err)
+		}
+		part = exhaustive.Part{Index: sh.Index, Count: sh.Count}
+		if recordPath == "" {
+			recordPath = fmt.Sprintf("%s-check-part%d-of-%d.json", s.Name, part.Index, part.Count)
+		}
+	} else if recordPath != "" {
+		return usageError(stderr, "check", errors.New("--record records a part of the search: give --shard too"))
 	}
 	if *failures < 0 {
 		*failures = 0
@@ -42,7 +72,7 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	cfg := explore.CheckConfig{
 		Scenario: s, Values: v, MaxExecutions: *executions, NoReduction: *noReduction,
 		Bounds:  exhaustive.Bounds{Preemptions: *preemptions, Interrupts: *interrupts, Failures: *failures},
-		Options: scenario.Options{MaxSteps: *maxSteps},
+		Options: scenario.Options{MaxSteps: *maxSteps}, Workers: *workers, Part: part,
 	}
 	var cv *sim.Coverage
 	if *coverage {
@@ -71,11 +101,14 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		fj = saveFailure("check", path, res.Schedule, res.Failure, stderr)
 	} else if res.Interrupted {
 		code = exitInterrupted
-	} else if !res.Complete {
+	} else if !res.Complete && part.Count == 0 {
 		code = exitIncomplete
 	}
 	b := cfg.Bounds
 	verdict := verdictOf(res.Result)
+	if part.Count > 0 {
+		return c.checkPartDone(cfg, res, recordPath, fj, code, *asJSON, *trace, stdout, stderr)
+	}
 	if *asJSON {
 		json.NewEncoder(stdout).Encode(struct {
 			Scenario    string            `json:"scenario"`
@@ -129,6 +162,67 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 			s.Name, s.String(v), why, runs, upTo, res.Bound, est)
 	}
 	return code
+}
+
+// checkPartDone records a part of a search and says what it did: no
+// verdict, which only the merge of every part gives, unless it failed.
+func (c *Command) checkPartDone(cfg explore.CheckConfig, res explore.Checked, recordPath string, fj *failureJSON, code int, asJSON bool, trace string, stdout, stderr io.Writer) int {
+	p, err := explore.NewCheckPart(cfg, res)
+	if err == nil {
+		var data []byte
+		if data, err = json.Marshal(p); err == nil {
+			err = os.WriteFile(recordPath, append(data, '\n'), 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simrun check: cannot record the part's result: %v\n", err)
+		if code == exitPass {
+			code = exitUsage
+		}
+	}
+	searched := len(res.Levels) == cfg.Bounds.Preemptions+1 && !slices.ContainsFunc(res.Levels, func(l exhaustive.Level) bool { return l.Units < 0 })
+	if code == exitPass && !searched {
+		code = exitIncomplete
+	}
+	if asJSON {
+		json.NewEncoder(stdout).Encode(struct {
+			Scenario   string       `json:"scenario"`
+			Part       string       `json:"part"`
+			Searched   bool         `json:"searched"`
+			Executions int          `json:"executions"`
+			Probes     int          `json:"probes"`
+			Steps      int64        `json:"steps"`
+			Record     string       `json:"record"`
+			Failure    *failureJSON `json:"failure"`
+		}{cfg.Scenario.Name, fmt.Sprintf("%d/%d", cfg.Part.Index, cfg.Part.Count), searched, res.Executions, res.Probes, res.Steps, recordPath, fj})
+		return code
+	}
+	runs := fmt.Sprintf("%d executions of its own (%d more to walk past the other parts' units), %d steps", res.Executions, res.Probes, res.Steps)
+	switch {
+	case res.Failure != nil:
+		fmt.Fprintf(stdout, "FAIL %s (%s), in part %d/%d of the search\n", cfg.Scenario.Name, cfg.Scenario.String(cfg.Values), cfg.Part.Index, cfg.Part.Count)
+		fmt.Fprintln(stdout, explore.Describe(res.Failure))
+		fmt.Fprintf(stdout, "found after %s; whether it is the search's first, simrun merge of every part says\n", runs)
+	case searched:
+		fmt.Fprintf(stdout, "part %d/%d of the search of %s (%s): no failure in its share of every bound: %s; no verdict until every part is merged\n",
+			cfg.Part.Index, cfg.Part.Count, cfg.Scenario.Name, cfg.Scenario.String(cfg.Values), runs)
+	default:
+		fmt.Fprintf(stdout, "INCOMPLETE part %d/%d of the search of %s: stopped after %s\n", cfg.Part.Index, cfg.Part.Count, cfg.Scenario.Name, runs)
+	}
+	fmt.Fprintf(stdout, "part recorded in %s\n", recordPath)
+	if fj != nil {
+		if replayed, ok := c.tellSaved(fj, trace, stdout, stderr); ok {
+			return replayed
+		}
+	}
+	return code
+}
+
+// flagGiven reports whether the command line set the named flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 func verdictOf(r exhaustive.Result) string {

@@ -1,6 +1,7 @@
 package simrun
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/explore"
 	"github.com/kernelsim/lfsim/sim"
 )
@@ -81,18 +83,37 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "merge", errors.New("--cover reports in text only: drop --json"))
 	}
 	var rs []explore.ShardResult
+	var cps []explore.CheckPart
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return usageError(stderr, "merge", err)
 		}
-		var r explore.ShardResult
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
+		var head struct{ Format string }
+		if err := json.Unmarshal(data, &head); err != nil {
 			return usageError(stderr, "merge", fmt.Errorf("%s: not a shard's result: %w", p, err))
 		}
-		rs = append(rs, r)
+		var dst any = &explore.ShardResult{}
+		if head.Format == explore.CheckPartFormat {
+			dst = &explore.CheckPart{}
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(dst); err != nil {
+			return usageError(stderr, "merge", fmt.Errorf("%s: not a shard's result: %w", p, err))
+		}
+		switch r := dst.(type) {
+		case *explore.ShardResult:
+			rs = append(rs, *r)
+		case *explore.CheckPart:
+			cps = append(cps, *r)
+		}
+	}
+	switch {
+	case len(rs) > 0 && len(cps) > 0:
+		return usageError(stderr, "merge", errors.New("some files are shards of an exploration and some parts of a check: merge each kind apart"))
+	case len(cps) > 0:
+		return c.mergeChecks(cps, *out, *asJSON, *coverage, stdout, stderr)
 	}
 	m, err := explore.Merge(rs)
 	if err != nil {
@@ -185,6 +206,98 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *coverage {
 		writeCover(stdout, m.Cover, s)
+	}
+	return code
+}
+
+// mergeChecks combines the parts of an exhaustive search into its verdict.
+func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, coverage bool, stdout, stderr io.Writer) int {
+	if coverage {
+		return usageError(stderr, "merge", errors.New("--cover: a check's parts collect no coverage"))
+	}
+	m, err := explore.MergeChecks(ps)
+	if err != nil {
+		return usageError(stderr, "merge", err)
+	}
+	s, err := c.Scenarios.Lookup(ps[0].Scenario)
+	if err != nil {
+		return usageError(stderr, "merge", err)
+	}
+	v, err := s.Values(ps[0].Params)
+	if err != nil {
+		return usageError(stderr, "merge", err)
+	}
+	code := exitIncomplete
+	switch {
+	case m.Schedule != nil:
+		code = exitFailure
+	case m.Complete:
+		code = exitPass
+	}
+	var fj *failureJSON
+	var failure *sim.Failure
+	if m.Schedule != nil {
+		rep, err := explore.Replay(s, m.Schedule, false)
+		if err != nil || !rep.Reproduced {
+			return usageError(stderr, "merge", fmt.Errorf("the failing schedule does not reproduce its failure here (%v)", err))
+		}
+		failure = rep.Failure
+		if out == "" {
+			out = s.Name + "-check.sched"
+		}
+		fj = saveFailure("merge", out, m.Schedule, failure, stderr)
+	}
+	verdict := "incomplete"
+	switch {
+	case m.Schedule != nil:
+		verdict = "fail"
+	case m.Complete:
+		verdict = "complete"
+	}
+	b := m.Bounds
+	if asJSON {
+		var missing *missingJSON
+		if m.Missing != nil {
+			missing = &missingJSON{fmt.Sprintf("bound %d", m.Missing.Bound), m.Missing.Index}
+		}
+		json.NewEncoder(stdout).Encode(struct {
+			Scenario   string            `json:"scenario"`
+			Params     map[string]string `json:"params"`
+			Verdict    string            `json:"verdict"`
+			Parts      int               `json:"parts"`
+			Bounds     exhaustive.Bounds `json:"bounds"`
+			Bound      int               `json:"preemption_bound_reached"`
+			Unbounded  bool              `json:"unbounded,omitempty"`
+			Executions int               `json:"executions"`
+			Pruned     int               `json:"pruned"`
+			Cut        int               `json:"cut"`
+			Steps      int64             `json:"steps"`
+			Missing    *missingJSON      `json:"missing_unit,omitempty"`
+			Failure    *failureJSON      `json:"failure"`
+		}{s.Name, v, verdict, len(ps), b, m.Bound, m.Unbounded, m.Executions, m.Pruned, m.Cut, m.Steps, missing, fj})
+		return code
+	}
+	runs := fmt.Sprintf("%d executions (%d stopped early as equivalent to one explored, %d stopped at the bounds), %d steps, merged from %d parts", m.Executions, m.Pruned, m.Cut, m.Steps, len(ps))
+	switch {
+	case m.Schedule != nil:
+		fmt.Fprintf(stdout, "FAIL %s (%s)\n", s.Name, s.String(v))
+		fmt.Fprintln(stdout, explore.Describe(failure))
+		fmt.Fprintf(stdout, "found after %s at preemption bound %d\n", runs, m.Bound)
+	case m.Unbounded:
+		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
+			s.Name, s.String(v), runs, b.Interrupts, b.Failures, m.Bound)
+	case m.Complete:
+		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures\n",
+			s.Name, s.String(v), runs, b.Preemptions, b.Interrupts, b.Failures)
+	default:
+		fmt.Fprintf(stdout, "INCOMPLETE %s (%s): no failure in %s\n", s.Name, s.String(v), runs)
+	}
+	if m.Missing != nil {
+		fmt.Fprintf(stdout, "unit %d of preemption bound %d was searched by no part (part %d/%d did not finish its share)\n",
+			m.Missing.Index, m.Missing.Bound, m.Missing.Index%len(ps), len(ps))
+	}
+	if fj != nil && fj.Schedule != "" {
+		fmt.Fprintf(stdout, "schedule saved to %s\nreplay it: simrun replay %s --trace=columns\n", fj.Schedule, fj.Schedule)
 	}
 	return code
 }

@@ -121,3 +121,60 @@ func TestMergeBadInput(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(errOut, "\n"), "%s: one line: %q", name, errOut)
 	}
 }
+
+// The parts of a check merge into the one search's verdict and schedule.
+func TestCheckPartsMerge(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"check", "alf-preempt", "--set", "ops=2"}
+	one := filepath.Join(dir, "one.sched")
+	code, _, _ := simrun(t, append(args, "-o", one, "--workers=1")...)
+	require.Equal(t, exitFailure, code)
+	var records []string
+	for i := range 3 {
+		rec := filepath.Join(dir, "part"+string(rune('0'+i))+".json")
+		code, out, errOut := simrun(t, append(args, "--shard="+string(rune('0'+i))+"/3", "--record="+rec, "--workers=2", "-o", filepath.Join(dir, "p.sched"))...)
+		require.Contains(t, []int{exitPass, exitFailure}, code, errOut)
+		assert.NotContains(t, out, "PASS", "a part gives no verdict")
+		records = append(records, rec)
+	}
+	merged := filepath.Join(dir, "merged.sched")
+	code, out, errOut := simrun(t, append([]string{"merge", "-o", merged}, records...)...)
+	require.Equal(t, exitFailure, code, errOut)
+	assert.Contains(t, out, "merged from 3 parts")
+	a, err := os.ReadFile(one)
+	require.NoError(t, err)
+	b, err := os.ReadFile(merged)
+	require.NoError(t, err)
+	assert.Equal(t, string(a), string(b))
+
+	// A passing search: the merge proves what the one search proves.
+	pass := []string{"check", "ring2005-locked", "--set", "packets=2", "--set", "burst=1", "--preemptions=1"}
+	records = nil
+	for i := range 2 {
+		rec := filepath.Join(dir, "pass"+string(rune('0'+i))+".json")
+		code, out, _ := simrun(t, append(pass, "--shard="+string(rune('0'+i))+"/2", "--record="+rec)...)
+		require.Equal(t, exitPass, code)
+		assert.Contains(t, out, "no verdict until every part is merged")
+		records = append(records, rec)
+	}
+	code, out, _ = simrun(t, append([]string{"merge", "--json"}, records...)...)
+	assert.Equal(t, exitPass, code)
+	var j struct {
+		Verdict    string
+		Executions int
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &j))
+	assert.Equal(t, "complete", j.Verdict)
+	code, out, _ = simrun(t, append(pass, "--json")...)
+	require.Equal(t, exitPass, code)
+	var k struct{ Executions int }
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	assert.Equal(t, k.Executions, j.Executions)
+
+	code, _, errOut = simrun(t, append([]string{"merge"}, records[0])...)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "part 1/2 is missing")
+	code, _, errOut = simrun(t, "check", "ring2005", "--record=x.json")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "give --shard too")
+}

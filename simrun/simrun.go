@@ -38,7 +38,7 @@ const usage = `usage:
   simrun list [SCENARIO]
   simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun merge FILE... [-o OUT] [--cover] [--json]
-  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
