@@ -22,6 +22,8 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kernelsim/lfsim/explore"
@@ -34,6 +36,10 @@ import (
 type Budget struct {
 	Time     time.Duration // 0: no time bound
 	Attempts int           // replays at most; 0: DefaultAttempts
+	// Workers is how many goroutines run a re-search's seeded schedules
+	// at once, each on a host of its own (0 means 1); the result does not
+	// depend on it.
+	Workers int
 }
 
 // DefaultAttempts bounds a shrink when the budget names no count.
@@ -84,7 +90,9 @@ func less(a, b [3]int) bool {
 }
 
 type shrinker struct {
-	host     *sim.Host // every candidate runs on its goroutines
+	host *sim.Host // every candidate runs on its goroutines
+	// hosts are the re-search's workers' (the first is host).
+	hosts    []*sim.Host
 	sc       *scenario.Scenario
 	want     *sim.Failure
 	maxSteps int
@@ -126,9 +134,13 @@ func Shrink(sc *scenario.Scenario, f *schedule.File, b Budget) (Outcome, error) 
 	if b.Attempts == 0 {
 		b.Attempts = DefaultAttempts
 	}
-	host := sim.NewHost()
-	defer host.Close()
-	s := &shrinker{host: host, sc: sc, want: rep.Failure, maxSteps: f.MaxSteps, budget: b, best: state{v, rep.Result}}
+	hosts := make([]*sim.Host, max(b.Workers, 1))
+	for i := range hosts {
+		hosts[i] = sim.NewHost()
+		defer hosts[i].Close()
+	}
+	host := hosts[0]
+	s := &shrinker{host: host, hosts: hosts, sc: sc, want: rep.Failure, maxSteps: f.MaxSteps, budget: b, best: state{v, rep.Result}}
 	// A run without positions knows every line but a spinning context's:
 	// when the replay needed them to name the site, candidates need them.
 	fast := sc.Run(v, s.options(), sim.NewReplayTokens(f.Decisions))
@@ -159,8 +171,10 @@ func (s *shrinker) options() scenario.Options {
 }
 
 func (s *shrinker) exhausted() bool {
-	return s.attempts >= s.budget.Attempts || (!s.deadline.IsZero() && time.Now().After(s.deadline))
+	return s.attempts >= s.budget.Attempts || s.late()
 }
+
+func (s *shrinker) late() bool { return !s.deadline.IsZero() && time.Now().After(s.deadline) }
 
 // try replays moves leniently under values and makes the run the new best
 // when it fails the same way and is smaller.
@@ -295,12 +309,42 @@ func (s *shrinker) attempt(values scenario.Values, strategy sim.Strategy) (sim.R
 }
 
 // search returns the smallest of researchRuns seeded random schedules under
-// values that fails the same way, or nil.
+// values that fails the same way, or nil. The schedules run on the
+// workers at once, as many as the budget of attempts allows; the smallest
+// (the lowest seed of equals) does not depend on which ran first.
 func (s *shrinker) search(values scenario.Values) *state {
+	n := max(0, min(researchRuns, s.budget.Attempts-s.attempts))
+	runs := make([]*sim.Result, n)
+	var next atomic.Int64
+	work := func(h *sim.Host) {
+		opt := s.options()
+		opt.Host = h
+		for i := int(next.Add(1) - 1); i < n && !s.late(); i = int(next.Add(1) - 1) {
+			r := s.sc.Run(values, opt, sim.NewRandom(sim.RunSeed(uint64(i), 0)))
+			runs[i] = &r
+		}
+	}
+	if len(s.hosts) == 1 {
+		work(s.host)
+	} else {
+		var wg sync.WaitGroup
+		for _, h := range s.hosts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				work(h)
+			}()
+		}
+		wg.Wait()
+	}
 	var found *state
-	for seed := range uint64(researchRuns) {
-		if r, ok := s.attempt(values, sim.NewRandom(sim.RunSeed(seed, 0))); ok {
-			if cand := (state{values, r}); found == nil || less(cand.score(), found.score()) {
+	for _, r := range runs {
+		if r == nil {
+			continue
+		}
+		s.attempts++
+		if r.Err == nil && r.Failure.Same(s.want) {
+			if cand := (state{values, *r}); found == nil || less(cand.score(), found.score()) {
 				found = &cand
 			}
 		}

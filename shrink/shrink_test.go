@@ -70,6 +70,22 @@ func TestShrinkingIsDeterministic(t *testing.T) {
 	assert.False(t, a.Complete)
 }
 
+// Re-searches on more workers shrink to the same schedule with the same
+// number of attempts.
+func TestWorkersDoNotChangeTheShrink(t *testing.T) {
+	for _, c := range [][]string{{"ring2005"}, {"skb", "fails=3"}, {"qmempool-hardirq"}} {
+		f := failing(t, c[0], 2, c[1:]...)
+		one, err := shrinkFile(f, Budget{Attempts: 3000})
+		require.NoError(t, err)
+		three, err := shrinkFile(f, Budget{Attempts: 3000, Workers: 3})
+		require.NoError(t, err)
+		assert.Equal(t, string(one.File.Encode()), string(three.File.Encode()), "%v", c)
+		assert.Equal(t, one.Attempts, three.Attempts, "%v", c)
+		assert.Equal(t, one.Complete, three.Complete, "%v", c)
+		t.Logf("%v: %v -> %v in %d attempts", c, one.Before, one.After, one.Attempts)
+	}
+}
+
 // The 2005 ring's crashes found by explore for seeds 1..10 shrink to at
 // most two interrupts and, for the panic, a tenth of their steps; the
 // out-of-bounds index needs a counter to reach the size of the ring, that

@@ -41,7 +41,7 @@ const usage = `usage:
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
-  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N]
+  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N] [--workers=N]
   simrun corpus FILE [-o OUT]
   simrun litmus FILE|DIR... [--model=lkmm|sc|tso] [--explain] [--json]
   simrun bench [--benchtime=D]
@@ -544,6 +544,7 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "where to write the shrunk schedule (default FILE with .min.sched)")
 	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
 	attempts := fs.Int("attempts", shrink.DefaultAttempts, "replays at most")
+	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for a smaller workload's re-search (the result does not depend on it)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "shrink", err)
@@ -554,12 +555,15 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if *attempts < 1 || *budget < 0 {
 		return usageError(stderr, "shrink", fmt.Errorf("--attempts=%d --time=%v: want a positive budget", *attempts, *budget))
 	}
+	if *workers < 1 {
+		return usageError(stderr, "shrink", fmt.Errorf("--workers=%d: want at least 1", *workers))
+	}
 	path := pos[0]
 	f, sc, code := c.readSchedule(path, "shrink", stderr)
 	if f == nil {
 		return code
 	}
-	res, err := shrink.Shrink(sc, f, shrink.Budget{Time: *budget, Attempts: *attempts})
+	res, err := shrink.Shrink(sc, f, shrink.Budget{Time: *budget, Attempts: *attempts, Workers: *workers})
 	if err != nil {
 		return usageError(stderr, "shrink", fmt.Errorf("%s: %w", path, err))
 	}
