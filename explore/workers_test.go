@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kernelsim/lfsim/internal/zoo"
+	"github.com/kernelsim/lfsim/sim"
 )
 
 // answer is everything an exploration with a run budget reports that
@@ -73,4 +74,76 @@ func TestWorkersDoNotChangeTheAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunDoesNotDependOnItsHostsHistory: a run on a host that has carried
+// other runs (of other scenarios, failing or not, in any order) is the run
+// on a fresh host: the same decisions, steps, costs and failure. Workers
+// reuse their host's goroutines, so this is what makes run i the same
+// schedule whatever ran on its worker before it.
+func TestRunDoesNotDependOnItsHostsHistory(t *testing.T) {
+	type run struct {
+		c   Config
+		run int
+	}
+	var runs []run
+	for _, z := range zoo.Entries() {
+		if !z.Short {
+			continue
+		}
+		c := config(t, z.Scenario, z.Set...)
+		c.Strategy = Mix
+		for i := range 6 {
+			runs = append(runs, run{c, i * 7})
+		}
+	}
+	result := func(r run, host *sim.Host) string {
+		opt := r.c.Options
+		opt.Host = host
+		res := r.c.Scenario.Run(r.c.Values, opt, r.c.strategy(r.run, 40))
+		return fmt.Sprint(res.Steps, res.Decisions, res.Costs, failureText(res.Failure))
+	}
+	fresh := make([]string, len(runs))
+	for i, r := range runs {
+		h := sim.NewHost()
+		fresh[i] = result(r, h)
+		h.Close()
+	}
+	shared := sim.NewHost()
+	defer shared.Close()
+	// Forwards, backwards, and interleaved: each run after a different history.
+	for _, order := range [][]int{seq(len(runs), false), seq(len(runs), true), interleave(len(runs))} {
+		for _, i := range order {
+			require.Equal(t, fresh[i], result(runs[i], shared), "run %d of %s after other runs on its host", runs[i].run, runs[i].c.Scenario.Name)
+		}
+	}
+}
+
+func failureText(f *sim.Failure) string {
+	if f == nil {
+		return ""
+	}
+	return Describe(f)
+}
+
+func seq(n int, backwards bool) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+		if backwards {
+			s[i] = n - 1 - i
+		}
+	}
+	return s
+}
+
+func interleave(n int) []int {
+	var s []int
+	for i := 0; i < n; i += 2 {
+		s = append(s, i)
+	}
+	for i := 1; i < n; i += 2 {
+		s = append(s, i)
+	}
+	return s
 }
