@@ -21,6 +21,13 @@
 //	simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N]
 //
 // runs every schedule within the bounds (see package exhaustive).
+//
+//	simrun explore SCENARIO --shard=I/N [--record=FILE]
+//	simrun merge FILE...
+//
+// split an exploration (or a check) over N machines, and add their
+// results up to the unsharded answer; --workers sets how many goroutines
+// each uses.
 package simrun
 
 import (
