@@ -156,12 +156,20 @@ func (e *explorer) runSpan(host *sim.Host, sp span) spanResult {
 		res.done = append(res.done, RunStat{run, r.Steps, r.Costs})
 		if r.Err != nil || r.Failure != nil {
 			res.end = &r
-			for cur := e.stopAt.Load(); int64(pos) < cur && !e.stopAt.CompareAndSwap(cur, int64(pos)); cur = e.stopAt.Load() {
-			}
+			e.lowerStop(int64(pos))
 			break
 		}
 	}
 	return res
+}
+
+// lowerStop makes pos the lowest failing position, if it is lower.
+func (e *explorer) lowerStop(pos int64) {
+	for cur := e.stopAt.Load(); pos < cur; cur = e.stopAt.Load() {
+		if e.stopAt.CompareAndSwap(cur, pos) {
+			return
+		}
+	}
 }
 
 // explore runs the plan on c.Workers workers and folds their spans in
