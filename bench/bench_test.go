@@ -1,25 +1,45 @@
 package bench
 
 import (
+	"flag"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/Workiva/go-datastructures/queue"
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
+func init() {
+	flag.BoolVar(&Oversubscribe, "oversubscribe", false, "run the producer/consumer benchmarks even with more CPU ids than CPUs")
+}
+
 func BenchmarkAlfMPMC(b *testing.B) {
 	for _, bulk := range Bulks {
 		b.Run(fmt.Sprintf("bulk=%d/1g", bulk), func(b *testing.B) { Single(b, NewAlfMPMC(1), bulk) })
-		b.Run(fmt.Sprintf("bulk=%d/2p2c", bulk), func(b *testing.B) { Spread(b, NewAlfMPMC(4), bulk, 2, 2) })
+		spread(b, fmt.Sprintf("bulk=%d/2p2c", bulk), func() Queue { return NewAlfMPMC(4) }, bulk, 2, 2)
 	}
 }
 
 func BenchmarkAlfSPSC(b *testing.B) {
 	for _, bulk := range Bulks {
 		b.Run(fmt.Sprintf("bulk=%d/1g", bulk), func(b *testing.B) { Single(b, NewAlfSPSC(1), bulk) })
-		b.Run(fmt.Sprintf("bulk=%d/1p1c", bulk), func(b *testing.B) { Spread(b, NewAlfSPSC(2), bulk, 1, 1) })
+		spread(b, fmt.Sprintf("bulk=%d/1p1c", bulk), func() Queue { return NewAlfSPSC(2) }, bulk, 1, 1)
 	}
+}
+
+// spread runs Spread of producers + consumers workers twice, as name at
+// the run's GOMAXPROCS (the -cpu flag's, else runtime.NumCPU), and as
+// name/gomaxprocs=W with GOMAXPROCS set to W, the number of workers (CPU
+// ids), for its duration: one P per CPU id. Either skips when the workers
+// do not fit the machine's CPUs (see Fits).
+func spread(b *testing.B, name string, q func() Queue, bulk, producers, consumers int) {
+	workers := producers + consumers
+	b.Run(name, func(b *testing.B) { Spread(b, q(), bulk, producers, consumers) })
+	b.Run(fmt.Sprintf("%s/gomaxprocs=%d", name, workers), func(b *testing.B) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(workers))
+		Spread(b, q(), bulk, producers, consumers)
+	})
 }
 
 // The other queues, one element at a time (none of them has a bulk
@@ -39,7 +59,7 @@ func BenchmarkOthers(b *testing.B) {
 	for _, q := range queues {
 		for _, bulk := range q.bulks {
 			b.Run(fmt.Sprintf("%s/bulk=%d/1g", q.name, bulk), func(b *testing.B) { Single(b, q.make(), bulk) })
-			b.Run(fmt.Sprintf("%s/bulk=%d/2p2c", q.name, bulk), func(b *testing.B) { Spread(b, q.make(), bulk, 2, 2) })
+			spread(b, fmt.Sprintf("%s/bulk=%d/2p2c", q.name, bulk), q.make, bulk, 2, 2)
 		}
 	}
 }

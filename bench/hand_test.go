@@ -97,8 +97,17 @@ func TestHandQueueIsAQueue(t *testing.T) {
 // the hand-written one, MP enqueue then MC dequeue of bulk elements on one
 // goroutine, alternating between the two every 4096 elements so that both
 // see the same machine. It reports each one's ns per element
-// (enqueue+dequeue) and native/hand, the ratio the native build must keep
-// at or below 1.3 (bulk 1) and 1.1 (bulk 16).
+// (enqueue+dequeue) and native/hand, the ratio the native build is to keep
+// at or below 1.15 (bulk 1) and 1.05 (bulk 16).
+//
+// Measured on a 2-core AMD EPYC VM (go1.26), bulk 16 keeps it (about 0.9:
+// the port copies four slots at a time) and bulk 1 does not: about 1.3, or
+// 1.5 when the linker places MPEnqueue and MCDequeue at 32 rather than 0
+// bytes modulo 64 (the same instructions either way; Go aligns functions
+// to 32). What remains at bulk 1 is the port's own code, which this queue
+// does not have: the unrolled copy's and the options' tests, counters
+// behind pointers, 64 bits wide and masked to their width, and cmpxchg's
+// result compared once more.
 func BenchmarkNativeOverHand(b *testing.B) {
 	for _, bulk := range []int{1, 16} {
 		b.Run(fmt.Sprintf("bulk=%d", bulk), func(b *testing.B) {

@@ -144,11 +144,29 @@ func Single(b *testing.B, q Queue, bulk int) {
 	}
 }
 
+// Oversubscribe lets Spread run more workers than the machine has CPUs
+// (runtime.NumCPU). It is off by default: a worker is a CPU id of the
+// alf_queue's machine, and CPU ids sharing a CPU measure the host's time
+// slicing more than the queue (a worker spins on a counter that only a
+// descheduled one can move). The package's tests set it with the test
+// binary's -oversubscribe flag.
+var Oversubscribe bool
+
+// Fits says whether Spread runs workers workers here: no more than the
+// CPUs, unless Oversubscribe.
+func Fits(workers int) bool { return Oversubscribe || workers <= runtime.NumCPU() }
+
 // Spread drives q from producers and consumers goroutines (workers 0.. are
 // the producers, then the consumers): b.N elements in all, enqueued bulk
 // at a time and dequeued up to bulk at a time, a worker yielding when its
-// queue is full or empty. ns/op is the wall time per element.
+// queue is full or empty. ns/op is the wall time per element. It skips b
+// when the workers do not fit the machine (see Fits).
 func Spread(b *testing.B, q Queue, bulk, producers, consumers int) {
+	if workers := producers + consumers; !Fits(workers) {
+		b.Skipf("%d producers + %d consumers are %d workers (CPU ids), more than the %d CPUs here: "+
+			"the default never runs more CPU ids than CPUs (-oversubscribe runs it anyway)",
+			producers, consumers, workers, runtime.NumCPU())
+	}
 	var consumed atomic.Int64
 	total := int64(b.N)
 	var prod, cons sync.WaitGroup

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"text/tabwriter"
 )
@@ -22,7 +23,8 @@ var (
 	}
 )
 
-// nsPer runs a benchmark and returns its ns per op, unrounded.
+// nsPer runs a benchmark and returns its ns per op, unrounded: 0 when it
+// did not run (Spread skips what does not fit the machine).
 func nsPer(fn func(*testing.B)) float64 {
 	r := testing.Benchmark(fn)
 	if r.N == 0 {
@@ -84,15 +86,18 @@ func Table(w io.Writer, progress func(string)) {
 	fmt.Fprintln(w, "\nalf_queue with goroutines: ns of wall time per element (enqueue + dequeue)")
 	fmt.Fprintln(tw, "bulk\tMPMC 2 producers + 2 consumers\tSPSC 1 producer + 1 consumer\t")
 	for _, bulk := range Bulks {
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t\n", bulk, rows[bulk].mpmc4, rows[bulk].spsc2)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t\n", bulk, figure(rows[bulk].mpmc4), figure(rows[bulk].spsc2))
 	}
 	tw.Flush()
+	if !Fits(4) {
+		fmt.Fprintf(w, "-: not run, 2 producers + 2 consumers are 4 CPU ids, more than the %d CPUs here (see Oversubscribe)\n", runtime.NumCPU())
+	}
 	fmt.Fprintln(w, "\nthe same per element for Go's queues (enqueue + dequeue)")
 	fmt.Fprintln(tw, "queue\tone goroutine\t2 producers + 2 consumers\t")
-	fmt.Fprintf(tw, "alf_queue MPMC, bulk 1\t%.2f\t%.2f\t\n", one.mpmc, one.mpmc4)
-	fmt.Fprintf(tw, "alf_queue MPMC, bulk 16\t%.2f\t%.2f\t\n", sixteen.mpmc, sixteen.mpmc4)
+	fmt.Fprintf(tw, "alf_queue MPMC, bulk 1\t%.2f\t%s\t\n", one.mpmc, figure(one.mpmc4))
+	fmt.Fprintf(tw, "alf_queue MPMC, bulk 16\t%.2f\t%s\t\n", sixteen.mpmc, figure(sixteen.mpmc4))
 	for _, o := range others {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t\n", o.name, o.single, o.spread)
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t\n", o.name, o.single, figure(o.spread))
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nobject pools: ns per alloc + free, 256-byte objects, one goroutine")
@@ -103,6 +108,14 @@ func Table(w io.Writer, progress func(string)) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nslab is package native's kmem_cache (a free list under a mutex), not SLUB; qmempool-bh is Alloc/Free from task context (bh toggles are counters natively).")
+}
+
+// figure is ns/op as the tables show it, "-" for a benchmark not run.
+func figure(ns float64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", ns)
 }
 
 // orDash is s, or "-" when there is no figure.

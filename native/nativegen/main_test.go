@@ -93,7 +93,9 @@ func TestRewriteRejectsNamedSubjectImports(t *testing.T) {
 // from the package clause on, line n of a generated file is line n of its
 // source with the package names changed (comments unchanged, the imports
 // possibly re-sorted), so a panic or race report in the native build names
-// the right source line.
+// the right source line. An inlined call (see inline.go) is the exception:
+// its block counts as the call's one line, and each line of the body after
+// its line directive is the helper's source line that the directive names.
 func TestGeneratedLinesAreTheSourceLines(t *testing.T) {
 	root := filepath.Join("..", "..")
 	for _, s := range project.subjects {
@@ -104,13 +106,14 @@ func TestGeneratedLinesAreTheSourceLines(t *testing.T) {
 			require.NoError(t, err)
 			gen, err := os.ReadFile(filepath.Join(root, s.dst, name))
 			require.NoError(t, err)
-			srcLines := strings.Split(string(src), "\n")
+			allSrc := strings.Split(string(src), "\n")
+			srcLines := allSrc
 			first := slices.IndexFunc(srcLines, func(l string) bool { return strings.HasPrefix(l, "package ") })
 			require.GreaterOrEqual(t, first, 0, "%s: no package clause", name)
 			directive, genText, ok := strings.Cut(string(gen), "\npackage ")
 			require.True(t, ok)
 			assert.True(t, strings.HasSuffix(directive, fmt.Sprintf("//line %s/%s:%d", s.src, name, first+1)), "%s: line directive", name)
-			genLines := strings.Split("package "+genText, "\n")
+			genLines := collapseInlined(t, fmt.Sprintf("%s/%s", s.src, name), strings.Split("package "+genText, "\n"), allSrc, first)
 			srcLines = srcLines[first:]
 			require.Len(t, genLines, len(srcLines), "%s: line count", name)
 			var wantImports, gotImports []string
@@ -128,11 +131,62 @@ func TestGeneratedLinesAreTheSourceLines(t *testing.T) {
 					want = renamed(want)
 				}
 				// gofmt may realign trailing comments after a rename.
-				assert.Equal(t, strings.Join(strings.Fields(want), " "), strings.Join(strings.Fields(got), " "), "%s/%s:%d", s.src, name, first+i+1)
+				assert.Equal(t, sameSpace(want), sameSpace(got), "%s/%s:%d", s.src, name, first+i+1)
 			}
 			assert.ElementsMatch(t, wantImports, gotImports, "%s: imports", name)
 		}
 	}
+}
+
+// sameSpace is line with its runs of white space made one space.
+func sameSpace(line string) string { return strings.Join(strings.Fields(line), " ") }
+
+// collapseInlined returns the lines of a generated file (from its package
+// clause, which is line first+1 of src) with every inlined block made the
+// call it replaces, after checking the block: its line directives, and
+// its body line for line against the helper's source lines (a goto to the
+// block's end being a return).
+func collapseInlined(t *testing.T, rel string, gen, src []string, first int) []string {
+	var out []string
+	for i := 0; i < len(gen); i++ {
+		head, ok := strings.CutSuffix(gen[i], inlineMark)
+		if !ok {
+			out = append(out, gen[i])
+			continue
+		}
+		indent, call, ok := strings.Cut(head, "{ // ")
+		require.True(t, ok && strings.Trim(indent, "\t") == "", "%s: %q", rel, gen[i])
+		callLine := first + len(out) + 1 // the call's source line
+		require.Equal(t, sameSpace(renamed(src[callLine-1])), call, "%s:%d: the inlined call", rel, callLine)
+		if gen[i+1] == fmt.Sprintf("//line %s:%d", rel, callLine) { // the bindings
+			i += 2
+		}
+		label, end := "", indent+"}"
+		if gen[i+1] == indent+"\t{" { // the body in a block of its own, a label after it
+			i, end = i+1, indent+"\t}"
+		}
+		i++
+		var line int
+		_, err := fmt.Sscanf(gen[i], "//line "+rel+":%d", &line)
+		require.NoError(t, err, "%s:%d: the body's line directive: %q", rel, callLine, gen[i])
+		for i++; gen[i] != end; i, line = i+1, line+1 {
+			got := sameSpace(gen[i])
+			if _, after, ok := strings.Cut(got, "goto "); ok && strings.Contains(after, "Done") {
+				label = strings.Fields(after)[0]
+				got = strings.Replace(got, "goto "+label, "return", 1)
+			}
+			assert.Equal(t, sameSpace(renamed(src[line-1])), got, "%s:%d: the line inlined at %d", rel, line, callLine)
+		}
+		if end != indent+"}" {
+			require.NotEmpty(t, label, "%s:%d: a block for the body, but no return", rel, callLine)
+			require.Equal(t, []string{indent + label + ":", indent + "}"}, gen[i+1:i+3], "%s:%d: the label after the body", rel, callLine)
+			i += 2
+		}
+		i++
+		require.Equal(t, fmt.Sprintf("//line %s:%d", rel, callLine+1), gen[i], "%s:%d: the line directive after the block", rel, callLine)
+		out = append(out, indent+call)
+	}
+	return out
 }
 
 // renamed is a source line with the generator's renames applied: import

@@ -114,7 +114,37 @@ func (q *Queue) MPEnqueue(c *native.Ctx, vals []uint64) int {
 			break
 		}
 	}
-	q.store(c, pHead, vals)
+	{ // q.store(c, pHead, vals), inlined by nativegen
+//line queue/alf/alf.go:126
+		q, c, pHead, vals := (*Queue)(q), (*native.Ctx)(c), uint64(pHead), []uint64(vals)
+		{
+//line queue/alf/alf.go:265
+			if q.opt.Copy == CopySimple {
+				q.storeSimple(c, pHead, vals)
+				goto storeDone
+			}
+			n := uint64(len(vals))
+			index := pHead & q.mask
+			if index+n <= q.mask { // cannot reach the end of the array (conservative by one)
+				i := uint64(0)
+				for ; i+4 <= n; i, index = i+4, index+4 {
+					c.Store(&q.ring[index], vals[i])
+					c.Store(&q.ring[index+1], vals[i+1])
+					c.Store(&q.ring[index+2], vals[i+2])
+					c.Store(&q.ring[index+3], vals[i+3])
+				}
+				for ; i < n; i, index = i+1, index+1 { // remainder
+					c.Store(&q.ring[index], vals[i])
+				}
+				goto storeDone
+			}
+			for i := uint64(0); i < n; i, index = i+1, index+1 { // mask every index
+				c.Store(&q.ring[index&q.mask], vals[i])
+			}
+		}
+	storeDone:
+	}
+//line queue/alf/alf.go:127
 	// The slot stores must be visible before the tail that publishes them.
 	c.SmpWmb()
 	// Producers publish strictly in the order they reserved.
@@ -143,7 +173,33 @@ func (q *Queue) MCDequeue(c *native.Ctx, out []uint64) int {
 			break
 		}
 	}
-	q.load(c, cHead, out[:elems])
+	{ // q.load(c, cHead, out[:elems]), inlined by nativegen
+//line queue/alf/alf.go:155
+		q, c, cHead, out := (*Queue)(q), (*native.Ctx)(c), uint64(cHead), []uint64(out[:elems])
+		{
+//line queue/alf/alf.go:304
+			n := uint64(len(out))
+			index := cHead & q.mask
+			if index+n <= q.mask {
+				i := uint64(0)
+				for ; i+4 <= n; i, index = i+4, index+4 {
+					out[i] = c.Load(&q.ring[index])
+					out[i+1] = c.Load(&q.ring[index+1])
+					out[i+2] = c.Load(&q.ring[index+2])
+					out[i+3] = c.Load(&q.ring[index+3])
+				}
+				for ; i < n; i, index = i+1, index+1 {
+					out[i] = c.Load(&q.ring[index])
+				}
+				goto loadDone
+			}
+			for i := uint64(0); i < n; i, index = i+1, index+1 {
+				out[i] = c.Load(&q.ring[index&q.mask])
+			}
+		}
+	loadDone:
+	}
+//line queue/alf/alf.go:156
 	if q.opt.MCTail == TailRFC {
 		c.SmpWmb()
 	}
@@ -176,7 +232,37 @@ func (q *Queue) SPEnqueue(c *native.Ctx, vals []uint64) int {
 	}
 	pNext := q.u32(pHead + n)
 	c.Store(q.prodHead, pNext)
-	q.store(c, pHead, vals)
+	{ // q.store(c, pHead, vals), inlined by nativegen
+//line queue/alf/alf.go:188
+		q, c, pHead, vals := (*Queue)(q), (*native.Ctx)(c), uint64(pHead), []uint64(vals)
+		{
+//line queue/alf/alf.go:265
+			if q.opt.Copy == CopySimple {
+				q.storeSimple(c, pHead, vals)
+				goto storeDone
+			}
+			n := uint64(len(vals))
+			index := pHead & q.mask
+			if index+n <= q.mask { // cannot reach the end of the array (conservative by one)
+				i := uint64(0)
+				for ; i+4 <= n; i, index = i+4, index+4 {
+					c.Store(&q.ring[index], vals[i])
+					c.Store(&q.ring[index+1], vals[i+1])
+					c.Store(&q.ring[index+2], vals[i+2])
+					c.Store(&q.ring[index+3], vals[i+3])
+				}
+				for ; i < n; i, index = i+1, index+1 { // remainder
+					c.Store(&q.ring[index], vals[i])
+				}
+				goto storeDone
+			}
+			for i := uint64(0); i < n; i, index = i+1, index+1 { // mask every index
+				c.Store(&q.ring[index&q.mask], vals[i])
+			}
+		}
+	storeDone:
+	}
+//line queue/alf/alf.go:189
 	c.SmpWmb()
 	if q.opt.Debug {
 		now := c.Load(q.prodHead)
@@ -205,7 +291,33 @@ func (q *Queue) SCDequeue(c *native.Ctx, out []uint64) int {
 	c.Store(q.consHead, cNext)
 	// The slot loads must not be satisfied before producer.tail was read.
 	c.SmpRmb()
-	q.load(c, cHead, out[:elems])
+	{ // q.load(c, cHead, out[:elems]), inlined by nativegen
+//line queue/alf/alf.go:217
+		q, c, cHead, out := (*Queue)(q), (*native.Ctx)(c), uint64(cHead), []uint64(out[:elems])
+		{
+//line queue/alf/alf.go:304
+			n := uint64(len(out))
+			index := cHead & q.mask
+			if index+n <= q.mask {
+				i := uint64(0)
+				for ; i+4 <= n; i, index = i+4, index+4 {
+					out[i] = c.Load(&q.ring[index])
+					out[i+1] = c.Load(&q.ring[index+1])
+					out[i+2] = c.Load(&q.ring[index+2])
+					out[i+3] = c.Load(&q.ring[index+3])
+				}
+				for ; i < n; i, index = i+1, index+1 {
+					out[i] = c.Load(&q.ring[index])
+				}
+				goto loadDone
+			}
+			for i := uint64(0); i < n; i, index = i+1, index+1 {
+				out[i] = c.Load(&q.ring[index&q.mask])
+			}
+		}
+	loadDone:
+	}
+//line queue/alf/alf.go:218
 	// The loads feed stores into the caller's buffer: a write barrier
 	// suffices in the original's reasoning.
 	c.SmpWmb()
