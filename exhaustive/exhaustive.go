@@ -165,9 +165,10 @@ func Search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config) 
 // function (each with a machine and host of its own). The units of each
 // bound's tree (see Part) are dealt out to them, and what they did is
 // folded in the tree's order, so that the result is the one goroutine's:
-// the same failure, schedule and counts. With MaxExecutions and more
-// than one goroutine, a search cut by the budget may count differently
-// from run to run; it is incomplete either way.
+// the same failure, schedule and counts, and with MaxExecutions the same
+// cut, since each goroutine may spend the whole budget and the fold
+// counts the runs in the tree's order up to it. Only a cancellation
+// makes the result depend on timing.
 func SearchOn(ctx context.Context, runs []func(sim.Strategy) sim.Result, cfg Config) (Result, error) {
 	switch {
 	case cfg.Bounds.Preemptions < 0 || cfg.Bounds.Interrupts < 0 || cfg.Bounds.Failures < 0:
@@ -176,23 +177,28 @@ func SearchOn(ctx context.Context, runs []func(sim.Strategy) sim.Result, cfg Con
 		return Result{}, errors.New("exhaustive: negative execution budget")
 	case len(runs) == 0:
 		return Result{}, errors.New("exhaustive: no run function")
-	case cfg.Part.Count > 1 && (cfg.Part.Index < 0 || cfg.Part.Index >= cfg.Part.Count):
+	case cfg.Part != (Part{}) && (cfg.Part.Count < 1 || cfg.Part.Index < 0 || cfg.Part.Index >= cfg.Part.Count):
 		return Result{}, fmt.Errorf("exhaustive: part %d of %d", cfg.Part.Index, cfg.Part.Count)
-	case (len(runs) > 1 || cfg.Part.Count > 1) && (cfg.EachEnd != nil || cfg.KeepGoing):
+	case (len(runs) > 1 || cfg.Part.Count > 0) && (cfg.EachEnd != nil || cfg.KeepGoing):
 		return Result{}, errors.New("exhaustive: EachEnd and KeepGoing need the whole tree on one goroutine")
 	}
 	sh := &shared{cfg: cfg}
+	part := cfg.Part.Count > 0
 	var res Result
 	for bound := 0; bound <= cfg.Bounds.Preemptions; bound++ {
 		b := cfg.Bounds
 		b.Preemptions = bound
 		res.Bound = bound
+		budget := -1 // runs each walker may make at this bound (-1: no bound)
+		if cfg.MaxExecutions > 0 {
+			budget = cfg.MaxExecutions - res.Executions
+		}
 		ws := make([]*walker, len(runs))
 		for i := range ws {
 			own := func(u int) bool {
 				return cfg.Part.owns(u) && (len(runs) == 1 || (u/max(cfg.Part.Count, 1))%len(runs) == i)
 			}
-			ws[i] = &walker{bounds: b, reduce: !cfg.NoReduction, own: own, sh: sh}
+			ws[i] = &walker{bounds: b, reduce: !cfg.NoReduction, own: own, sh: sh, budget: budget, keepRuns: budget >= 0}
 		}
 		sh.startBound()
 		var wg sync.WaitGroup
@@ -209,108 +215,154 @@ func SearchOn(ctx context.Context, runs []func(sim.Strategy) sim.Result, cfg Con
 		}
 		wg.Wait()
 		lv, cuts, done, err := fold(ws, bound, &res, cfg)
-		if cfg.Part.Count > 1 {
+		if part {
 			res.Levels = append(res.Levels, lv)
 		}
 		if err != nil || !done || (res.Failure != nil && !cfg.KeepGoing) {
 			return res, err
 		}
-		if !cuts && cfg.Part.Count <= 1 {
+		if !cuts && !part {
 			res.Complete, res.Unbounded = true, true
 			return res, nil
 		}
 	}
 	// A part's share proves nothing alone: Merge decides.
-	res.Complete = cfg.Part.Count <= 1
+	res.Complete = !part
 	return res, nil
 }
 
-// fold adds what the walkers of one bound did to res, in the tree's
-// order: every unit up to the first that failed (all of them with
-// KeepGoing). It reports the bound's shape, whether the preemption bound
-// left a move out anywhere in what was folded, and whether the bound was
+// fold adds what the walkers of one bound did to res in the tree's order,
+// as one walker would have met it: every unit up to the first that failed
+// (all of them with KeepGoing), or up to the first error, gap or exhausted
+// budget. It reports the bound's shape, whether the preemption bound left
+// a move out anywhere in what was folded, and whether the bound was
 // searched to its end (or to that failure).
 func fold(ws []*walker, bound int, res *Result, cfg Config) (lv Level, cuts, done bool, err error) {
 	lv = Level{Bound: bound, Units: -1}
 	var units []Unit
-	var failed *walker
-	done = true
-	remaining, estimated := 0.0, false
+	errUnit, errOf := -1, error(nil)
 	for _, w := range ws {
 		units = append(units, w.units...)
 		lv.TopCut = lv.TopCut || w.topCut
 		res.Probes += w.probes
 		res.Interrupted = res.Interrupted || w.interrupted
-		if w.err != nil {
-			return lv, false, false, w.err
-		}
-		if w.failure != nil && (failed == nil || w.failUnit < failed.failUnit) {
-			failed = w
-		}
-		switch {
-		case w.walked:
+		if w.walked {
 			lv.Units = w.unit + 1
-		case !w.superseded && (w.failure == nil || cfg.KeepGoing):
-			done = false
-			if r := w.remaining(); r >= 0 {
-				remaining, estimated = remaining+r, true
-			}
+		}
+		if w.err != nil && (errOf == nil || w.unit < errUnit) {
+			errUnit, errOf = w.unit, w.err
 		}
 	}
 	slices.SortFunc(units, func(a, b Unit) int { return a.Index - b.Index })
-	end := len(units)
-	if failed != nil && !cfg.KeepGoing {
-		end = slices.IndexFunc(units, func(u Unit) bool { return u.Index == failed.failUnit }) + 1
-		done = true
-	}
 	cuts = lv.TopCut
-	for _, u := range units[:end] {
+	var kept []Unit
+	start := res.Executions
+	covered := 0.0
+	done = true
+	budget := cfg.MaxExecutions
+	over := func(n int) bool { return budget > 0 && res.Executions+n > budget }
+	next := 0 // the first unit of units not yet folded
+	for want := 0; ; want++ {
+		if want == errUnit {
+			return lv, cuts, false, errOf
+		}
+		if lv.Units >= 0 && want == lv.Units {
+			break // the tree's end
+		}
+		if !cfg.Part.owns(want) {
+			if lv.Units < 0 && next == len(units) {
+				done = false
+				break
+			}
+			continue // another part's
+		}
+		if next == len(units) || units[next].Index != want {
+			// A unit no walker ran: past another's failure (which the
+			// fold has not reached) or past a stop.
+			done = false
+			break
+		}
+		u := units[next]
+		next++
+		if over(u.Executions) {
+			takeRuns(res, &u, budget-res.Executions)
+			done = false
+			break
+		}
 		res.Executions += u.Executions
 		res.Pruned += u.Pruned
 		res.Cut += u.Cut
 		res.Steps += u.Steps
 		cuts = cuts || u.Cuts
+		if u.partial {
+			// Its walker stopped inside it (the budget, ctx): the runs it
+			// made are the tree's next, and the last the fold has.
+			done = false
+			break
+		}
+		covered += u.share
+		kept = append(kept, u)
+		if u.Failed && res.Failure == nil {
+			w := ownerOf(ws, u.Index)
+			res.Failure, res.Run, res.Spent = w.failure.Failure, *w.failure, w.spentOnFail
+			if !cfg.KeepGoing {
+				break
+			}
+		}
+		if budget > 0 && res.Executions >= budget && !(lv.Units >= 0 && want+1 == lv.Units) {
+			done = false
+			break
+		}
 	}
-	if cfg.Part.Count > 1 {
-		res.Units = append(res.Units, units[:end]...)
-	}
-	if failed != nil && res.Failure == nil {
-		res.Failure, res.Run, res.Spent = failed.failure.Failure, *failed.failure, failed.spentOnFail
+	if cfg.Part.Count > 0 {
+		res.Units = append(res.Units, kept...)
 	}
 	if !done && res.Failure == nil {
 		res.Remaining = -1
-		if estimated {
-			res.Remaining = remaining
+		if ran := float64(res.Executions - start); covered > 0 && ran > 0 {
+			res.Remaining = ran * (1 - covered) / covered
 		}
 	}
 	return lv, cuts, done, nil
 }
 
-// shared is what the walkers of a search share: the budget, the progress
-// callback, and the lowest unit known to fail at the bound in progress.
+// takeRuns adds the first n runs of unit u, which the budget cuts.
+func takeRuns(res *Result, u *Unit, n int) {
+	for _, r := range u.runs[:min(n, len(u.runs))] {
+		res.Executions++
+		res.Steps += r.steps
+		switch r.kind {
+		case runPruned:
+			res.Pruned++
+		case runCut:
+			res.Cut++
+		}
+	}
+}
+
+// ownerOf is the walker that ran unit u.
+func ownerOf(ws []*walker, u int) *walker {
+	for _, w := range ws {
+		if w.failure != nil && w.failUnit == u {
+			return w
+		}
+	}
+	panic(fmt.Sprintf("exhaustive: no walker failed in unit %d", u))
+}
+
+// shared is what the walkers of a search share: the progress callback,
+// and the lowest unit known to fail at the bound in progress.
 type shared struct {
-	cfg        Config
-	mu         sync.Mutex
-	executions int
-	stats      Stats
-	failUnit   int
+	cfg      Config
+	mu       sync.Mutex
+	stats    Stats
+	failUnit int
 }
 
 func (sh *shared) startBound() {
 	sh.mu.Lock()
 	sh.failUnit = -1
 	sh.mu.Unlock()
-}
-
-// spend takes one run from the budget; it reports false when none is left.
-func (sh *shared) spend() bool {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.cfg.MaxExecutions > 0 && sh.executions >= sh.cfg.MaxExecutions {
-		return false
-	}
-	sh.executions++
-	return true
 }
 
 // failed notes that unit u failed: the units after it need not run.
@@ -364,15 +416,34 @@ type walker struct {
 	units  []Unit
 	topCut bool // a move above the split was left out for the preemption bound
 	probes int
+	// budget is how many runs of its own the walker may make (-1: no
+	// bound); keepRuns keeps each run's counts, for a fold the budget cuts
+	// inside a unit.
+	budget   int
+	keepRuns bool
 
 	// How the walk ended: walked the whole tree (the unit count is
 	// known), stopped at its own failure, stopped because an earlier
-	// unit failed, or stopped by the budget, ctx or an error.
+	// unit failed, or stopped by the budget, ctx or an error (in w.unit);
+	// the last unit is then partial.
 	walked, superseded, interrupted bool
 	failure                         *sim.Result
 	failUnit                        int
 	spentOnFail                     Cost
 	err                             error
+}
+
+// run kinds kept for a budget's cut.
+const (
+	runEnded = iota
+	runPruned
+	runCut
+)
+
+// runRec is what one run of a unit counted.
+type runRec struct {
+	steps int64
+	kind  uint8
 }
 
 // node is one decision of the current path.
@@ -403,8 +474,27 @@ type sleeper struct {
 func (w *walker) enter(u int) {
 	w.unit, w.mine = u, w.own(u)
 	if w.mine {
-		w.units = append(w.units, Unit{Bound: w.bounds.Preemptions, Index: u})
+		w.units = append(w.units, Unit{Bound: w.bounds.Preemptions, Index: u, share: -1})
 	}
+}
+
+// stop ends the walk inside the current unit, which is then partial.
+func (w *walker) stop() {
+	if w.mine {
+		w.units[len(w.units)-1].partial = true
+	}
+}
+
+// unitShare is the share of the bound's tree that the current unit is,
+// each branch of a decision above the split taken as an equal share.
+func (w *walker) unitShare() float64 {
+	share := 1.0
+	for _, n := range w.stack {
+		if n.level < splitLevel {
+			share /= float64(len(n.order))
+		}
+	}
+	return share
 }
 
 func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, cfg Config) {
@@ -412,13 +502,16 @@ func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, 
 	for {
 		if w.sh.superseded(w.unit) {
 			w.superseded = true
+			w.stop()
 			return
 		}
 		if ctx.Err() != nil {
 			w.interrupted = true
+			w.stop()
 			return
 		}
-		if w.mine && !w.sh.spend() {
+		if w.mine && w.budget == 0 {
+			w.stop()
 			return
 		}
 		w.depth, w.m = 0, nil
@@ -428,28 +521,38 @@ func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, 
 			w.noteLast()
 		}
 		var d Stats
+		kind := uint8(runEnded)
 		switch {
 		case errors.Is(r.Err, errProbe):
 		case errors.Is(r.Err, errPruned):
-			d.Pruned++
+			d.Pruned, kind = 1, runPruned
 		case errors.Is(r.Err, errCut):
-			d.Cut++
+			d.Cut, kind = 1, runCut
 		case r.Err != nil:
-			w.err = fmt.Errorf("run %d: %w", w.runs-1, r.Err)
+			w.err = fmt.Errorf("bound %d, unit %d of the search tree: %w", w.bounds.Preemptions, w.unit, r.Err)
+			w.stop()
 			return
 		case r.Failure != nil && r.Failure.Kind == sim.KindWatchdog:
-			w.err = fmt.Errorf("run %d: %s: %s (a judgement of host time: no verdict)", w.runs-1, r.Failure.Kind, r.Failure.Message)
+			w.err = fmt.Errorf("bound %d, unit %d of the search tree: %s: %s (a judgement of host time: no verdict)", w.bounds.Preemptions, w.unit, r.Failure.Kind, r.Failure.Message)
+			w.stop()
 			return
 		}
 		if !w.mine {
 			w.probes++
 		} else {
 			u := &w.units[len(w.units)-1]
+			if u.share < 0 {
+				u.share = w.unitShare()
+			}
+			w.budget--
 			d.Executions, d.Steps = 1, int64(r.Steps)
 			u.Executions++
 			u.Pruned += d.Pruned
 			u.Cut += d.Cut
 			u.Steps += d.Steps
+			if w.keepRuns {
+				u.runs = append(u.runs, runRec{int64(r.Steps), kind})
+			}
 			if r.Err == nil {
 				if cfg.EachEnd != nil {
 					cfg.EachEnd(r)
@@ -523,9 +626,6 @@ func (w *walker) Choose(m *sim.Machine, moves []sim.Move) (int, error) {
 		n := w.stack[d]
 		if !slices.Equal(n.moves, moves) {
 			return 0, fmt.Errorf("the workload is not deterministic: decision %d offers different moves than before", d+1)
-		}
-		if !w.mine && n.level >= splitLevel {
-			return 0, errProbe
 		}
 		return n.order[n.next], nil
 	}
@@ -637,20 +737,4 @@ func (p *node) childSleep(acc *sim.Access) []sleeper {
 		out = append(out, sleeper{p.moves[p.order[0]], *p.contAcc})
 	}
 	return out
-}
-
-// remaining estimates the runs the bound still needs: the runs so far
-// times the share of the tree not yet covered over the share covered,
-// each branch of a decision taken as an equal share of its subtree.
-func (w *walker) remaining() float64 {
-	done, share := 0.0, 1.0
-	for _, n := range w.stack {
-		k := float64(len(n.order))
-		done += share * float64(n.next) / k
-		share /= k
-	}
-	if done <= 0 {
-		return -1
-	}
-	return float64(w.runs) * (1 - done) / done
 }

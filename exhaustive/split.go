@@ -35,6 +35,10 @@ type Unit struct {
 	Cuts bool `json:"cuts,omitempty"`
 	// Failed is set when its last run failed; the part stopped there.
 	Failed bool `json:"failed,omitempty"`
+
+	partial bool     // the walker stopped inside it (not recorded)
+	share   float64  // of the bound's tree; -1 before its first run
+	runs    []runRec // each run's counts, under a budget
 }
 
 // Level is the shape of one bound's tree as every part sees it.
@@ -62,8 +66,9 @@ type Merged struct {
 	// Complete and Unbounded are as in Result: never set with a failure.
 	Complete, Unbounded bool
 	// FailPart is the index in Merge's argument of the part whose unit
-	// holds the search's first failure, or -1.
-	FailPart int
+	// holds the search's first failure, or -1; FailBound is the
+	// preemption bound it was found at.
+	FailPart, FailBound int
 	// Missing is set when some part did not search a unit the answer
 	// needs: the first such unit. A failure with nothing missing is the
 	// search's first.
@@ -135,7 +140,7 @@ func Merge(parts []PartResult) (Merged, error) {
 		if m.Missing != nil {
 			// The answer stopped at a gap below: only a failure is news.
 			if fail >= 0 {
-				m.FailPart = owner[units[fail].Index]
+				m.FailPart, m.FailBound = owner[units[fail].Index], bound
 				return m, nil
 			}
 			continue
@@ -158,7 +163,7 @@ func Merge(parts []PartResult) (Merged, error) {
 		}
 		switch {
 		case fail >= 0:
-			m.FailPart = owner[units[fail].Index]
+			m.FailPart, m.FailBound = owner[units[fail].Index], bound
 			return m, nil
 		case m.Missing == nil && !cuts:
 			m.Complete, m.Unbounded = true, true

@@ -163,3 +163,61 @@ func TestMergeOfAnIncompletePart(t *testing.T) {
 	_, err = exhaustive.Merge([]exhaustive.PartResult{parts[0], parts[0]})
 	assert.ErrorContains(t, err, "given twice")
 }
+
+// A budget cuts the search at the same run whatever the goroutines: each
+// may spend all of it, and the fold counts runs in the tree's order. The
+// cut answer (failure or not, counts, the estimate of what is left) is
+// the one goroutine's.
+func TestBudgetCutsAtTheSameRunOnAnyGoroutines(t *testing.T) {
+	for _, wl := range workloads() {
+		run := scenarioRun(t, wl.name, wl.set...)
+		full, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: wl.bounds, MaxExecutions: 200_000})
+		require.NoError(t, err)
+		for _, budget := range []int{1, full.Executions / 2, full.Executions - 1, full.Executions} {
+			if budget < 1 || (full.Steps > 100_000 && budget != full.Executions/2) {
+				continue
+			}
+			cfg := exhaustive.Config{Bounds: wl.bounds, MaxExecutions: budget}
+			one, err := exhaustive.Search(context.Background(), run, cfg)
+			require.NoError(t, err)
+			for _, w := range []int{2, 4} {
+				got, err := exhaustive.SearchOn(context.Background(), runs(t, w, wl.name, wl.set...), cfg)
+				require.NoError(t, err)
+				assert.Equal(t, verdictOf(one), verdictOf(got), "%s, budget %d, %d goroutines", wl.name, budget, w)
+				assert.Equal(t, one.Remaining, got.Remaining, "%s, budget %d, %d goroutines", wl.name, budget, w)
+			}
+		}
+	}
+}
+
+// A part its budget stopped inside a unit records only the units it
+// finished, so the merge misses that unit and proves nothing.
+func TestMergeMissesAUnitAPartDidNotFinish(t *testing.T) {
+	cfg := exhaustive.Config{Bounds: exhaustive.Bounds{Preemptions: 1, Interrupts: 1}}
+	run := func() func(sim.Strategy) sim.Result { return scenarioRun(t, "ring2005-locked", "packets=2", "burst=1") }
+	var parts []exhaustive.PartResult
+	var last exhaustive.Result
+	for i := range 2 {
+		pc := cfg
+		pc.Part = exhaustive.Part{Index: i, Count: 2}
+		r, err := exhaustive.Search(context.Background(), run(), pc)
+		require.NoError(t, err)
+		parts, last = append(parts, exhaustive.PartResult{Part: pc.Part, Levels: r.Levels, Units: r.Units}), r
+	}
+	m, err := exhaustive.Merge(parts)
+	require.NoError(t, err)
+	require.True(t, m.Complete)
+	final := last.Units[len(last.Units)-1]
+	pc := cfg
+	pc.Part = exhaustive.Part{Index: 1, Count: 2}
+	pc.MaxExecutions = last.Executions - 1 // stops inside its last unit
+	r, err := exhaustive.Search(context.Background(), run(), pc)
+	require.NoError(t, err)
+	parts[1] = exhaustive.PartResult{Part: pc.Part, Levels: r.Levels, Units: r.Units}
+	m, err = exhaustive.Merge(parts)
+	require.NoError(t, err)
+	assert.False(t, m.Complete)
+	require.NotNil(t, m.Missing)
+	assert.Equal(t, final.Index, m.Missing.Index)
+	assert.Equal(t, final.Bound, m.Missing.Bound)
+}

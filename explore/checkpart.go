@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/schedule"
@@ -84,7 +85,11 @@ func MergeChecks(ps []CheckPart) (CheckMerged, error) {
 		if err != nil {
 			return CheckMerged{}, fmt.Errorf("part %d/%d: its failing schedule: %w", ps[m.FailPart].Part.Index, ps[m.FailPart].Part.Count, err)
 		}
-		f.FoundBy = foundByCheck(m.Bound, first.Bounds, m.Executions-1)
+		f.FoundBy = foundByCheck(m.FailBound, first.Bounds, m.Executions-1)
+		if m.Missing != nil {
+			// Not the search's first failure: its run number is unknown.
+			f.FoundBy = strings.TrimSuffix(f.FoundBy, fmt.Sprintf(" run=%d", m.Executions-1))
+		}
 		out.Schedule = f
 	}
 	return out, nil

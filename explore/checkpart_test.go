@@ -59,3 +59,28 @@ func TestCheckPartsMergeIntoTheOneSearch(t *testing.T) {
 		}
 	}
 }
+
+// A search recorded as the one part of one is the whole search: merged,
+// it is the one search's answer.
+func TestACheckOfOnePartMergesIntoItself(t *testing.T) {
+	for _, set := range [][]string{{"ops=2"}, {"ops=1"}} {
+		c := config(t, "alf-preempt", set...)
+		cc := CheckConfig{Scenario: c.Scenario, Values: c.Values, Bounds: exhaustive.Bounds{Preemptions: 2}}
+		one, err := Check(context.Background(), cc)
+		require.NoError(t, err)
+		pc := cc
+		pc.Part = exhaustive.Part{Index: 0, Count: 1}
+		res, err := Check(context.Background(), pc)
+		require.NoError(t, err)
+		p, err := NewCheckPart(pc, res)
+		require.NoError(t, err)
+		m, err := MergeChecks([]CheckPart{p})
+		require.NoError(t, err)
+		assert.Equal(t, one.Stats, m.Stats, "%v", set)
+		assert.Equal(t, one.Complete, m.Complete, "%v", set)
+		if one.Failure != nil {
+			require.NotNil(t, m.Schedule)
+			assert.Equal(t, string(one.Schedule.Encode()), string(m.Schedule.Encode()))
+		}
+	}
+}

@@ -208,6 +208,7 @@ func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int) {
 		folded   int   // positions before this are folded
 		inflight int
 		stop     bool
+		gap      bool // a span stopped early was folded: nothing after it is
 		pending  = map[int]spanResult{}
 		units    int64
 	)
@@ -250,7 +251,7 @@ func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int) {
 		pending[res.from] = res
 		for {
 			r, ok := pending[folded]
-			if !ok || end != nil {
+			if !ok || end != nil || gap {
 				break
 			}
 			delete(pending, folded)
@@ -279,8 +280,11 @@ func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int) {
 				e.c.Progress(out.Stats)
 			}
 			if r.cut {
+				// The runs after the cut did not all run: what later
+				// spans did is not folded, so that the runs counted are
+				// a prefix and a failure reported is the first.
 				out.Interrupted = out.Interrupted || e.ctx.Err() != nil
-				stop = true
+				stop, gap = true, true
 			}
 			if r.end != nil {
 				end, endRun, stop = r.end, r.done[len(r.done)-1].Run, true

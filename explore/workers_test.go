@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,19 @@ func interleave(n int) []int {
 		s = append(s, i)
 	}
 	return s
+}
+
+// A time budget stops the runs wherever the workers are, but what it
+// counts is a prefix of the run numbers: no run after one that did not
+// run is counted (or could report a failure as the first).
+func TestTimeBudgetCountsAPrefix(t *testing.T) {
+	c := config(t, "ring2005-locked")
+	c.Runs, c.Time, c.Workers, c.Log, c.Strategy = 0, 200*time.Millisecond, 8, true, Random
+	out, err := Explore(context.Background(), c)
+	require.NoError(t, err)
+	require.NotEmpty(t, out.Log)
+	for i, r := range out.Log {
+		require.Equal(t, i, r.Run, "run %d of the log", i)
+	}
+	assert.Equal(t, len(out.Log), out.Runs)
 }

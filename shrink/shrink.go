@@ -37,8 +37,9 @@ type Budget struct {
 	Time     time.Duration // 0: no time bound
 	Attempts int           // replays at most; 0: DefaultAttempts
 	// Workers is how many goroutines run a re-search's seeded schedules
-	// at once, each on a host of its own (0 means 1); the result does not
-	// depend on it.
+	// at once, each on a host of its own (0 means 1); with a budget of
+	// attempts alone the result does not depend on it (a time budget may
+	// stop a re-search where the workers happen to be).
 	Workers int
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/kernelsim/lfsim/exhaustive"
 	"github.com/kernelsim/lfsim/explore"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -63,6 +65,28 @@ func writeShard(path string, cfg explore.Config, res explore.Outcome) error {
 type missingJSON struct {
 	Shard string `json:"shard"`
 	Run   int    `json:"run"`
+}
+
+// missingUnitJSON is the first unit of a check's tree no part searched.
+type missingUnitJSON struct {
+	Bound int `json:"bound"`
+	Unit  int `json:"unit"`
+}
+
+// replayMerged replays the failing schedule a merge found, which must
+// fail here as its shard recorded; otherwise it reports the exit status.
+func replayMerged(s *scenario.Scenario, f *schedule.File, stderr io.Writer) (explore.Replayed, int, bool) {
+	rep, err := explore.Replay(s, f, false)
+	switch {
+	case errors.Is(err, explore.ErrWatchdog):
+		fmt.Fprintf(stderr, "simrun merge: the failing schedule: %v\n", err)
+		return rep, exitHost, false
+	case err != nil:
+		return rep, usageError(stderr, "merge", fmt.Errorf("the failing schedule: %w", err)), false
+	case !rep.Reproduced:
+		return rep, usageError(stderr, "merge", errors.New("the failing schedule does not fail here the way its shard recorded")), false
+	}
+	return rep, exitPass, true
 }
 
 // mergeCmd combines the results explore --shard recorded into the
@@ -138,16 +162,13 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 	var failure *sim.Failure
 	if m.Schedule != nil {
 		code = exitFailure
-		rep, err := explore.Replay(s, m.Schedule, false)
-		if err != nil {
-			return usageError(stderr, "merge", fmt.Errorf("the failing schedule of run %d: %w", m.FailRun, err))
+		rep, bad, ok := replayMerged(s, m.Schedule, stderr)
+		if !ok {
+			return bad
 		}
 		path := *out
 		if path == "" {
 			path = fmt.Sprintf("%s-seed%d.sched", s.Name, rs[0].Seed)
-		}
-		if !rep.Reproduced {
-			return usageError(stderr, "merge", fmt.Errorf("the failing schedule of run %d does not reproduce its failure here", m.FailRun))
 		}
 		failure = rep.Failure
 		fj = saveFailure("merge", path, m.Schedule, failure, stderr)
@@ -237,9 +258,9 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 	var fj *failureJSON
 	var failure *sim.Failure
 	if m.Schedule != nil {
-		rep, err := explore.Replay(s, m.Schedule, false)
-		if err != nil || !rep.Reproduced {
-			return usageError(stderr, "merge", fmt.Errorf("the failing schedule does not reproduce its failure here (%v)", err))
+		rep, bad, ok := replayMerged(s, m.Schedule, stderr)
+		if !ok {
+			return bad
 		}
 		failure = rep.Failure
 		if out == "" {
@@ -256,9 +277,9 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 	}
 	b := m.Bounds
 	if asJSON {
-		var missing *missingJSON
+		var missing *missingUnitJSON
 		if m.Missing != nil {
-			missing = &missingJSON{fmt.Sprintf("bound %d", m.Missing.Bound), m.Missing.Index}
+			missing = &missingUnitJSON{m.Missing.Bound, m.Missing.Index}
 		}
 		json.NewEncoder(stdout).Encode(struct {
 			Scenario   string            `json:"scenario"`
@@ -272,7 +293,7 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 			Pruned     int               `json:"pruned"`
 			Cut        int               `json:"cut"`
 			Steps      int64             `json:"steps"`
-			Missing    *missingJSON      `json:"missing_unit,omitempty"`
+			Missing    *missingUnitJSON  `json:"missing_unit,omitempty"`
 			Failure    *failureJSON      `json:"failure"`
 		}{s.Name, v, verdict, len(ps), b, m.Bound, m.Unbounded, m.Executions, m.Pruned, m.Cut, m.Steps, missing, fj})
 		return code
@@ -282,7 +303,7 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 	case m.Schedule != nil:
 		fmt.Fprintf(stdout, "FAIL %s (%s)\n", s.Name, s.String(v))
 		fmt.Fprintln(stdout, explore.Describe(failure))
-		fmt.Fprintf(stdout, "found after %s at preemption bound %d\n", runs, m.Bound)
+		fmt.Fprintf(stdout, "found after %s at preemption bound %d\n", runs, m.FailBound)
 	case m.Unbounded:
 		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
 			s.Name, s.String(v), runs, b.Interrupts, b.Failures, m.Bound)

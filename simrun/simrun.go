@@ -355,6 +355,8 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 		}
 	case res.Interrupted:
 		fmt.Fprintf(stdout, "interrupted: no failure in %s\n", stats)
+	case cfg.Shard.Count > 0:
+		fmt.Fprintf(stdout, "no failure in %s; the exploration's answer is simrun merge of every shard's record\n", stats)
 	default:
 		fmt.Fprintf(stdout, "PASS %s: no failure in %s\n", s.Name, stats)
 	}
