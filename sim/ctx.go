@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 )
 
 // CtxKind is the kernel execution context a frame runs in.
@@ -40,7 +41,9 @@ type Ctx struct {
 	watch    []watch
 	relaxAt  string // where the spinning cpu_relax is, when traced
 
-	recent  [8]seen // the last reads, newest at recentN-1 (mod 8)
+	// The last reads, newest at recentN-1 (mod 8), for the ABA notes
+	// that only traces show: kept when tracing.
+	recent  *[8]seen
 	recentN int
 
 	failAlloc  bool // the strategy injects a failure into the pending allocation
@@ -156,9 +159,17 @@ func (f *Ctx) point(o op, skip int) uint64 {
 	if m.cfg.Positions {
 		o.file, o.line = callerLine(3 + skip)
 	}
+	if (o.kind == opSlabAlloc) != (f.op.kind == opSlabAlloc) && m.allocFailures > 0 {
+		m.markCPU(f.CPU()) // it gains or loses its failure injection
+	}
 	f.op = o
 	m.schedule(f.t)
-	r := m.exec(f)
+	var r uint64
+	if m.cfg.Cover == nil {
+		r = m.execOp(f) // exec without its coverage test, on the hot path
+	} else {
+		r = m.exec(f)
+	}
 	m.lastFrame = f
 	m.toUser()
 	return r
@@ -169,8 +180,22 @@ func callerLine(skip int) (string, int) {
 	if runtime.Callers(skip+1, pc[:]) == 0 {
 		return "", 0
 	}
+	if p, ok := positions.Load(pc[0]); ok {
+		p := p.(position)
+		return p.file, p.line
+	}
 	fr, _ := runtime.CallersFrames(pc[:]).Next()
+	positions.Store(pc[0], position{fr.File, fr.Line})
 	return fr.File, fr.Line
+}
+
+// positions holds callerLine's answers by program counter: a pc's line
+// costs several times what finding the pc does, and never changes.
+var positions sync.Map // uintptr -> position
+
+type position struct {
+	file string
+	line int
 }
 
 // runnable reports whether the frame's pending operation may run now.
@@ -191,43 +216,156 @@ func (f *Ctx) runnable() bool {
 
 // exec performs the frame's pending operation.
 func (m *Machine) exec(f *Ctx) uint64 {
+	if cv := m.cfg.Cover; cv != nil && f.op.kind > opKsoftirqd && f.op.kind != opMutexWake {
+		return m.execCovered(f, cv)
+	}
+	return m.execOp(f)
+}
+
+// execCovered is exec collecting coverage: the point counts once the
+// operation is over, or once it failed. It is apart from execOp so that
+// uncovered runs pay nothing for the defer.
+func (m *Machine) execCovered(f *Ctx, cv *Coverage) uint64 {
 	o := &f.op
-	c := f.CPU()
-	if cv := m.cfg.Cover; cv != nil && o.kind > opKsoftirqd && o.kind != opMutexWake {
-		defer func() { cv.point(f, o, m.wrote(o.cell)) }()
+	defer func() { cv.point(f, o, m.wrote(o.cell)) }()
+	return m.execOp(f)
+}
+
+// execOp is exec's operation itself. Memory operations, the most of
+// them, run here; the others change the CPU's kernel state (execKernel).
+// Traced runs take execTraced, which records what the operation did, so
+// that untraced ones test for nothing of the trace's.
+func (m *Machine) execOp(f *Ctx) uint64 {
+	if m.cfg.Trace {
+		return m.execTraced(f)
 	}
+	// prepare's work, written out: this is the hot path.
+	o := &f.op
 	if f.spinning {
-		// It ran because a watched cell changed: which cells it waited
-		// on is part of what the decision depended on.
-		for _, w := range f.watch {
-			m.touch(w.cell, false)
-		}
-		m.stopSpinning(f)
+		m.spunOut(f)
 	}
-	var ret uint64
-	// The event is built only when traced: an untraced run writes its
-	// fields into the machine's scratch event, which nothing reads (and
-	// which nested operations, a mutex sleeper's or a softirq's, share).
-	tr := m.cfg.Trace
-	ev := &m.scratch
-	if tr {
-		ev = &Event{Kind: EvOp, CPU: c.id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
-	}
-	// Counted first: some operations below return early (a bh enable that
-	// runs softirqs, ksoftirqd).
 	if !m.scoped || f.accounting > 0 {
 		m.costs.count(o.kind)
 	}
-	if o.cell != nil {
-		if tr {
-			ev.Var = o.cell.Name()
-		}
-		if o.cell.obj != nil {
-			// Whether the object is live is the allocator's state.
-			m.global()
-			m.checkAccess(f, o)
-		}
+	if o.cell != nil && o.cell.obj != nil {
+		m.global()
+		m.checkAccess(f, o)
 	}
+	if o.kind < opLoad || o.kind > opRmb {
+		// An untraced run writes the event's fields into the machine's
+		// scratch event, which nothing reads (and which nested
+		// operations, a mutex sleeper's or a softirq's, share).
+		return m.execKernel(f, o, &m.scratch)
+	}
+	ret, _ := m.memOp(f, o)
+	return ret
+}
+
+// execTraced is execOp recording the operation's event.
+func (m *Machine) execTraced(f *Ctx) uint64 {
+	o := &f.op
+	ev := &Event{Kind: EvOp, CPU: f.CPU().id, frame: f, Op: opNames[o.kind], File: o.file, Line: o.line, Decision: true}
+	if o.cell != nil {
+		ev.Var = o.cell.Name()
+	}
+	m.prepare(f, o)
+	if o.kind < opLoad || o.kind > opRmb {
+		return m.execKernel(f, o, ev)
+	}
+	var changes int
+	if o.cell != nil {
+		changes = o.cell.changes // before a cmpxchg's own store
+	}
+	ret, ok := m.memOp(f, o)
+	switch o.kind {
+	case opLoad, opReadOnce, opLoadAcquire:
+		ev.Value = "-> " + o.cell.format(ret)
+	case opStore, opWriteOnce, opStoreRelease:
+		ev.Value = "= " + o.cell.format(o.cell.v)
+	case opCmpxchg:
+		if ok {
+			ev.Note = f.abaNote(o.cell, changes)
+		}
+		ev.Value = fmt.Sprintf("%s -> %s: -> %s (%s)", o.cell.format(o.a), o.cell.format(o.b), o.cell.format(ret), swapped(ok))
+	case opXchg:
+		ev.Value = fmt.Sprintf("= %s, -> %s", o.cell.format(o.cell.v), o.cell.format(ret))
+	case opAddReturn:
+		ev.Value = fmt.Sprintf("+= %d -> %s", int64(o.a), o.cell.format(ret))
+	}
+	m.record(*ev)
+	return ret
+}
+
+// prepare does what every operation does first: it ends the frame's
+// spin, counts the operation's cost (first: some operations return
+// early, a bh enable that runs softirqs, ksoftirqd) and checks that the
+// object of the cell it uses is live.
+func (m *Machine) prepare(f *Ctx, o *op) {
+	if f.spinning {
+		m.spunOut(f)
+	}
+	if !m.scoped || f.accounting > 0 {
+		m.costs.count(o.kind)
+	}
+	if o.cell != nil && o.cell.obj != nil {
+		// Whether the object is live is the allocator's state.
+		m.global()
+		m.checkAccess(f, o)
+	}
+}
+
+// memOp performs a memory operation or a barrier; ok says whether a
+// cmpxchg swapped.
+func (m *Machine) memOp(f *Ctx, o *op) (ret uint64, ok bool) {
+	switch o.kind {
+	case opLoad, opReadOnce, opLoadAcquire:
+		m.touch(o.cell, false)
+		ret = o.cell.v
+		f.noteRead(o.cell, ret)
+	case opStore, opWriteOnce, opStoreRelease:
+		m.write(f, o.cell, o.a)
+	case opCmpxchg:
+		ret = o.cell.v
+		ok = ret == o.a&o.cell.mask
+		m.touch(o.cell, ok)
+		if ok {
+			m.write(f, o.cell, o.b)
+		} else {
+			f.noteRead(o.cell, ret)
+		}
+	case opXchg:
+		ret = o.cell.v
+		m.write(f, o.cell, o.a)
+	case opAddReturn:
+		ret = (o.cell.v + o.a) & o.cell.mask
+		m.write(f, o.cell, ret)
+	}
+	return ret, ok
+}
+
+// spunOut ends the spin of a frame that runs because a watched cell
+// changed: which cells it waited on is part of what the decision
+// depended on.
+func (m *Machine) spunOut(f *Ctx) {
+	for _, w := range f.watch {
+		m.touch(w.cell, false)
+	}
+	m.stopSpinning(f)
+}
+
+// execKernel performs an operation on the CPU's kernel state: the task's
+// start, ksoftirqd, preempt, bh and irq state, softirqs, cpu_relax,
+// mutexes and the allocator. It records the event ev.
+func (m *Machine) execKernel(f *Ctx, o *op, ev *Event) uint64 {
+	c, tr := f.CPU(), m.cfg.Trace
+	// Preempt, bh and irq operations change the CPU's switch and
+	// interrupt moves only when they open or close one of its gates.
+	gated := o.kind >= opPreemptDisable && o.kind <= opIrqEnable
+	var gates uint8
+	if gated {
+		gates = c.gates()
+	}
+	var ret uint64
 	switch o.kind {
 	case opStart:
 		ev.Kind = EvStart
@@ -237,51 +375,12 @@ func (m *Machine) exec(f *Ctx) uint64 {
 			m.recordOp(ev)
 			f.t.state, c.cur = taskSleeping, nil
 			m.markTask(f.t)
+			m.markCPU(c)
 			return 0
 		}
 		m.recordOp(ev)
 		m.doSoftirq(f.t, c)
 		return 0
-	case opLoad, opReadOnce, opLoadAcquire:
-		m.touch(o.cell, false)
-		ret = o.cell.v
-		f.noteRead(o.cell, ret)
-		if tr {
-			ev.Value = "-> " + o.cell.format(ret)
-		}
-	case opStore, opWriteOnce, opStoreRelease:
-		m.write(f, o.cell, o.a)
-		if tr {
-			ev.Value = "= " + o.cell.format(o.cell.v)
-		}
-	case opCmpxchg:
-		ret = o.cell.v
-		ok := ret == o.a&o.cell.mask
-		m.touch(o.cell, ok)
-		if tr && ok {
-			ev.Note = f.abaNote(o.cell, o.cell.changes)
-		}
-		if ok {
-			m.write(f, o.cell, o.b)
-		} else {
-			f.noteRead(o.cell, ret)
-		}
-		if tr {
-			ev.Value = fmt.Sprintf("%s -> %s: -> %s (%s)", o.cell.format(o.a), o.cell.format(o.b), o.cell.format(ret), swapped(ok))
-		}
-	case opXchg:
-		ret = o.cell.v
-		m.write(f, o.cell, o.a)
-		if tr {
-			ev.Value = fmt.Sprintf("= %s, -> %s", o.cell.format(o.cell.v), o.cell.format(ret))
-		}
-	case opAddReturn:
-		ret = (o.cell.v + o.a) & o.cell.mask
-		m.write(f, o.cell, ret)
-		if tr {
-			ev.Value = fmt.Sprintf("+= %d -> %s", int64(o.a), o.cell.format(ret))
-		}
-	case opMb, opWmb, opRmb:
 	case opPreemptDisable:
 		c.preempt++
 		if tr {
@@ -392,18 +491,52 @@ func (m *Machine) exec(f *Ctx) uint64 {
 		}
 		m.slabFree(f, o, ev)
 	}
+	if gated && c.gates() != gates {
+		m.markCPU(c)
+	}
 	m.recordOp(ev)
 	return ret
 }
 
+// spinBuffers are empty read and watch lists for a frame, as large as
+// they get, in one buffer that an ended frame left or a new one: the
+// reads take its first maxSpinReads entries, the watch the rest (see
+// popFrame).
+func (m *Machine) spinBuffers() (reads, watches []watch) {
+	var b []watch
+	if n := len(m.freeBufs); n > 0 {
+		b = m.freeBufs[n-1]
+		m.freeBufs = m.freeBufs[:n-1]
+	} else {
+		b = make([]watch, 2*maxSpinReads)
+	}
+	return b[:0], b[maxSpinReads:maxSpinReads]
+}
+
+// noteRead remembers that the frame read v from c (see maxSpinReads).
 func (f *Ctx) noteRead(c *Cell, v uint64) {
-	f.recent[f.recentN%len(f.recent)] = seen{c, c.changes, f.m.step}
-	f.recentN++
-	if len(f.reads) == maxSpinReads {
+	if f.m.cfg.Trace {
+		f.noteRecent(c)
+	}
+	n := len(f.reads)
+	if n == maxSpinReads {
 		f.overflow = true
 		return
 	}
-	f.reads = append(f.reads, watch{c, v})
+	if f.reads == nil {
+		f.reads, f.watch = f.m.spinBuffers()
+	}
+	f.reads = f.reads[:n+1] // the buffer has room for all it remembers
+	f.reads[n] = watch{c, v}
+}
+
+// noteRecent remembers a read of c for ABA notes.
+func (f *Ctx) noteRecent(c *Cell) {
+	if f.recent == nil {
+		f.recent = new([8]seen)
+	}
+	f.recent[f.recentN%len(f.recent)] = seen{c, c.changes, f.m.step}
+	f.recentN++
 }
 
 // abaNote names an ABA: a successful cmpxchg on a cell whose value others
@@ -616,13 +749,19 @@ func (f *Ctx) Fail(kind string, format string, args ...any) {
 
 // Annotate adds a line to the trace (when tracing) without a scheduling
 // point: what the workload is doing, in its own words.
+// It inlines to a test, as workloads annotate in their hot loops.
 func (f *Ctx) Annotate(format string, args ...any) {
-	if m := f.m; m.cfg.Trace {
-		m.toSim()
-		file, line := callerLine(2)
-		m.record(Event{Kind: EvNote, CPU: f.CPU().id, frame: f, Note: fmt.Sprintf(format, args...), File: file, Line: line})
-		m.toUser()
+	if f.m.cfg.Trace {
+		f.annotate(format, args)
 	}
+}
+
+func (f *Ctx) annotate(format string, args []any) {
+	m := f.m
+	m.toSim()
+	file, line := callerLine(3) // Annotate's caller
+	m.record(Event{Kind: EvNote, CPU: f.CPU().id, frame: f, Note: fmt.Sprintf(format, args...), File: file, Line: line})
+	m.toUser()
 }
 
 func swapped(ok bool) string {

@@ -18,8 +18,14 @@ import (
 type Host struct {
 	r      *runner
 	closed bool
+	steps  int // decisions the last run took, to size the next one's list
 	// newTicker starts the watchdog's clock; tests replace it.
 	newTicker func(d time.Duration) (<-chan time.Time, func())
+	// The watchdog's clock, kept from one run to the next: its period,
+	// its ticks and how to stop it.
+	every    time.Duration
+	tick     <-chan time.Time
+	stopTick func()
 }
 
 // NewHost returns a host with no goroutines yet: they start with the
@@ -41,7 +47,30 @@ func (h *Host) Close() {
 		<-h.r.exited
 		h.r = nil
 	}
+	if h.stopTick != nil {
+		h.stopTick()
+		h.tick, h.stopTick = nil, nil
+	}
 	h.closed = true
+}
+
+// ticker returns the watchdog's clock for a run about to start, ticking
+// every d: the one the last run used if it had that period, without the
+// tick it may have left, so that the run's first tick comes after it
+// starts, as with a clock of its own.
+func (h *Host) ticker(d time.Duration) <-chan time.Time {
+	if h.tick == nil || h.every != d {
+		if h.stopTick != nil {
+			h.stopTick()
+		}
+		h.tick, h.stopTick = h.newTicker(d)
+		h.every = d
+	}
+	select {
+	case <-h.tick:
+	default:
+	}
+	return h.tick
 }
 
 // runner returns the driver that runs the next machine, starting it if
@@ -66,7 +95,8 @@ func (h *Host) abandon() {
 }
 
 // runner is a driver goroutine with the coroutines it resumes. Only the
-// driver touches free; runs are handed over through jobs and done.
+// driver and those coroutines, which run one at a time on its behalf,
+// touch free; runs are handed over through jobs and done.
 type runner struct {
 	jobs   chan *Machine
 	done   chan bool // after each run: whether the driver goes on

@@ -61,7 +61,15 @@ func (m *Machine) RequestIRQ(cpu int, name string, fires int, handler func(*Ctx)
 		}
 	}
 	s := &IRQSource{num: len(m.irqs), name: name, cpu: c, handler: handler, left: fires}
+	if m.irqs == nil {
+		// A source or two per CPU is common: room for them at once.
+		m.irqs = make([]*IRQSource, 0, 2*len(m.cpus))
+	}
 	m.irqs = append(m.irqs, s)
+	if c.irqSrc == nil {
+		c.irqSrc = make([]*IRQSource, 0, 2)
+	}
 	c.irqSrc = append(c.irqSrc, s)
+	c.irqLeft += max(fires, 0)
 	return s
 }

@@ -32,7 +32,7 @@ func (f *Ctx) SpinLock(l *Spinlock) {
 
 // SpinUnlock is spin_unlock(l).
 func (f *Ctx) SpinUnlock(l *Spinlock) {
-	f.BugOn(!l.locked(), "spin_unlock(%s) of an unlocked lock", l.word.name)
+	f.mustHold(l, "spin_unlock")
 	f.point(op{kind: opStoreRelease, cell: l.word, a: 0}, 0)
 	f.point(op{kind: opPreemptEnable}, 0)
 }
@@ -45,7 +45,7 @@ func (f *Ctx) SpinLockBh(l *Spinlock) {
 
 // SpinUnlockBh is spin_unlock_bh(l).
 func (f *Ctx) SpinUnlockBh(l *Spinlock) {
-	f.BugOn(!l.locked(), "spin_unlock_bh(%s) of an unlocked lock", l.word.name)
+	f.mustHold(l, "spin_unlock_bh")
 	f.point(op{kind: opStoreRelease, cell: l.word, a: 0}, 0)
 	f.point(op{kind: opBhEnable}, 0)
 }
@@ -60,10 +60,19 @@ func (f *Ctx) SpinLockIrqsave(l *Spinlock) IrqFlags {
 
 // SpinUnlockIrqrestore is spin_unlock_irqrestore(l, flags).
 func (f *Ctx) SpinUnlockIrqrestore(l *Spinlock, fl IrqFlags) {
-	f.BugOn(!l.locked(), "spin_unlock_irqrestore(%s) of an unlocked lock", l.word.name)
+	f.mustHold(l, "spin_unlock_irqrestore")
 	f.point(op{kind: opStoreRelease, cell: l.word, a: 0}, 0)
 	f.point(op{kind: opIrqRestore, a: uint64(fl)}, 0)
 	f.point(op{kind: opPreemptEnable}, 0)
+}
+
+// mustHold is BUG_ON(!spin_is_locked(l)) in the unlock named fn, naming
+// the unlock's line that calls it, as BugOn would. It builds its message
+// only when it fails: BugOn's arguments would allocate at every unlock.
+func (f *Ctx) mustHold(l *Spinlock, fn string) {
+	if !l.locked() {
+		f.m.fail(f.failureHere(KindBug, fn+"("+l.word.name+") of an unlocked lock", 1))
+	}
 }
 
 // Mutex is a sleeping lock (struct mutex): a task that finds it held
@@ -111,6 +120,7 @@ func (m *Machine) mutexLock(f *Ctx, o *op, ev *Event) {
 	m.markTask(t)
 	mu.waiters = append(mu.waiters, t)
 	c.cur = nil
+	m.markCPU(c)
 	f.op = op{kind: opMutexWake, mu: mu, file: o.file, line: o.line}
 	m.schedule(t)
 	m.exec(f)

@@ -61,15 +61,17 @@ type Machine struct {
 	softirqs [NrSoftirqs]softirqAction
 	strategy Strategy
 
-	step      int    // decisions taken so far
-	decisions []Move // every decision, in order
-	moves     []Move // the possible moves (see enabled)
-	initMv    []Move // the moves while the init task runs
-	dirty     uint64 // CPUs whose moves may have changed, by bit
-	spinners  []*Ctx // contexts waiting in cpu_relax
-	frameSeq  int    // numbers frames for strategies and traces
-	next      *Task  // the coroutine the driver resumes next
-	finished  bool   // the run is over: points unwind
+	step      int       // decisions taken so far
+	decisions []Move    // every decision, in order
+	moves     []Move    // the possible moves (see enabled)
+	initMv    []Move    // the moves while the init task runs
+	dirty     uint64    // CPUs whose moves may have changed, by bit
+	spinners  []*Ctx    // contexts waiting in cpu_relax
+	freeBufs  [][]watch // spin buffers of ended frames (see spinBuffers)
+	frameSeq  int       // numbers frames for strategies and traces
+	frames    []Ctx     // frames made and not yet handed out (see newFrame)
+	next      *Task     // the coroutine to run next (see handOff)
+	finished  bool      // the run is over: points unwind
 	failure   *Failure
 	err       error // a strategy error (replay divergence)
 	trace     []Event
@@ -77,10 +79,11 @@ type Machine struct {
 	started   bool
 
 	init          *Task        // runs alone, before any other task or interrupt
+	initing       bool         // init has not exited yet
 	objects       []*Object    // every object the allocator made, by handle - 1
 	kmalloc       []*KmemCache // kmalloc's generic caches, made on demand
 	allocFailures int          // injections left
-	costs         Costs
+	costs         costCounts
 	scoped        bool // count costs only inside Ctx.Account
 
 	preemptions, interrupts, switches int
@@ -122,8 +125,11 @@ func New(cfg Config) (*Machine, error) {
 	}
 	cfg.Positions = cfg.Positions || cfg.Trace || cfg.Cover != nil
 	m := &Machine{cfg: cfg, allocFailures: cfg.AllocFailures, lastCPU: -1}
-	for i := range cfg.CPUs {
-		m.cpus = append(m.cpus, &CPU{m: m, id: i})
+	cpus := make([]CPU, cfg.CPUs) // one allocation for them all
+	m.cpus = make([]*CPU, cfg.CPUs)
+	for i := range cpus {
+		cpus[i] = CPU{m: m, id: i}
+		m.cpus[i] = &cpus[i]
 	}
 	return m, nil
 }
@@ -163,10 +169,23 @@ func (m *Machine) Go(name string, pin int, fn func(*Ctx)) *Task {
 		}
 	}
 	t := &Task{m: m, id: len(m.tasks), name: name, fn: fn, pin: pin}
-	t.frames = []*Ctx{m.newFrame(t, CtxTask, name, nil)}
-	t.frames[0].op = op{kind: opStart}
+	t.startFrames(opStart)
+	if m.tasks == nil {
+		m.tasks = make([]*Task, 0, 8) // a workload's few tasks, at once
+	}
 	m.tasks = append(m.tasks, t)
 	return t
+}
+
+// startFrames gives the task its task frame, frames[0], whose pending
+// operation is kind. The frame and the first frames' backing are part of
+// the task: one allocation, however many interrupts nest on it (up to
+// len(frameBuf)).
+func (t *Task) startFrames(kind opKind) {
+	m := t.m
+	m.frameSeq++
+	t.base = Ctx{m: m, t: t, kind: CtxTask, name: t.name, id: m.frameSeq, op: op{kind: kind}}
+	t.frames = append(t.frameBuf[:0], &t.base)
 }
 
 func mustName(what, name string) {
@@ -180,9 +199,17 @@ func mustName(what, name string) {
 	}
 }
 
+// newFrame makes an interrupt or softirq frame. Frames are allocated a
+// few at a time: a run makes one for every interrupt and softirq it runs.
 func (m *Machine) newFrame(t *Task, kind CtxKind, name string, cpu *CPU) *Ctx {
+	if len(m.frames) == 0 {
+		m.frames = make([]Ctx, 8)
+	}
+	f := &m.frames[0]
+	m.frames = m.frames[1:]
 	m.frameSeq++
-	return &Ctx{m: m, t: t, kind: kind, name: name, cpu: cpu, id: m.frameSeq}
+	*f = Ctx{m: m, t: t, kind: kind, name: name, cpu: cpu, id: m.frameSeq}
+	return f
 }
 
 // Result is what one run produced.
@@ -239,13 +266,14 @@ func (m *Machine) Run(s Strategy) Result {
 	}
 	r := h.runner()
 	m.runner = r
-	r.jobs <- m
+	// Room for as many decisions as the host's last run took, and some:
+	// runs in a row tend to be alike, and the list is the run's to keep.
+	m.decisions = make([]Move, 0, h.steps+h.steps/4)
 	var tick <-chan time.Time
 	if m.cfg.Watchdog > 0 {
-		c, stop := h.newTicker(m.cfg.Watchdog / 4)
-		defer stop()
-		tick = c
+		tick = h.ticker(m.cfg.Watchdog / 4)
 	}
+	r.jobs <- m
 	// The watchdog counts the ticks that find the same stretch of
 	// simulated code still running; it gives up after a Watchdog's worth.
 	var last uint64
@@ -256,6 +284,7 @@ func (m *Machine) Run(s Strategy) Result {
 			if !alive {
 				h.r = nil
 			}
+			h.steps = m.step
 			return m.result()
 		case <-tick:
 			sec := m.section.Load()
@@ -314,7 +343,7 @@ func (m *Machine) EndFailure(f *Failure) Result {
 }
 
 func (m *Machine) result() Result {
-	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, Costs: m.costs,
+	return Result{CPUs: len(m.cpus), Steps: m.step, Decisions: m.decisions, Failure: m.failure, Trace: m.trace, Err: m.err, Costs: m.costs.costs(),
 		Preemptions: m.preemptions, Interrupts: m.interrupts, Switches: m.switches, m: m}
 }
 
@@ -340,14 +369,14 @@ func (m *Machine) watchdog() Result {
 }
 
 // drive runs the whole schedule on the run's own goroutine: it takes the
-// first decisions, then resumes whichever coroutine each decision names
-// until none is named, and finally unwinds every coroutine still parked.
+// first decisions, then resumes whichever coroutine they name, which hand
+// control on among themselves (see handOff) and back to the driver when
+// one exits with the next coroutine parked, until none is named; finally
+// it unwinds every coroutine still parked.
 func (m *Machine) drive() {
 	m.schedule(nil)
 	for m.next != nil {
-		t := m.next
-		m.next = nil
-		t.resume()
+		m.next.resume()
 	}
 	m.finished = true
 	if m.failure == nil && m.err == nil && m.section.Load() != hungSection {
@@ -397,11 +426,16 @@ type Task struct {
 	frames []*Ctx // frames[0] is the task frame; interrupt frames nest above
 	prio   int    // scheduling priority: higher preempts lower, never the reverse
 
-	w     *worker // the coroutine carrying the task, while its body runs
-	yield func(struct{}) bool
-	wake  wakeKind
-	irq   *IRQSource // the interrupt to deliver on wakeIRQ
-	sleep *Mutex     // the mutex a sleeping task waits for
+	w       *worker // the coroutine carrying the task, while its body runs
+	yield   func(struct{}) bool
+	chained bool // blocked resuming another coroutine (see handOff)
+	wake    wakeKind
+	irq     *IRQSource // the interrupt to deliver on wakeIRQ
+	sleep   *Mutex     // the mutex a sleeping task waits for
+
+	// Last, apart from the fields above that every decision reads.
+	frameBuf [4]*Ctx // frames' first backing
+	base     Ctx     // the task frame (see startFrames)
 }
 
 type taskState uint8
@@ -433,6 +467,7 @@ func (m *Machine) Init(name string, fn func(*Ctx)) *Task {
 		panic("sim: a second Init")
 	}
 	m.init = m.Go(name, 0, fn)
+	m.initing = true
 	return m.init
 }
 
@@ -450,8 +485,8 @@ func (t *Task) SetPriority(p int) {
 func (t *Task) top() *Ctx { return t.frames[len(t.frames)-1] }
 
 // resume starts or continues the task's coroutine until it hands control
-// back to the driver. A body that returns frees its coroutine for the
-// next task.
+// back to its caller, the driver or another task's coroutine. A body that
+// returns frees its coroutine for the next task.
 func (t *Task) resume() {
 	if t.w == nil {
 		t.w = t.m.runner.worker()
@@ -477,6 +512,7 @@ func (t *Task) body(yield func(struct{}) bool) {
 	m := t.m
 	t.yield = yield
 	defer m.recoverTask(t)
+	m.next = nil // the task was named to start
 	if !m.resumed(t) {
 		m.schedule(t)
 	}
@@ -521,7 +557,9 @@ func (m *Machine) exitTask(t *Task) {
 	t.state = taskDone
 	c.cur = nil
 	m.markTask(t)
+	m.markCPU(c)
 	if t == m.init {
+		m.initing = false
 		m.markAll()
 	}
 }

@@ -88,6 +88,9 @@ func (m *Machine) NewArray(name string, n int, w Width, v uint64) []Cell {
 // adopt numbers a new cell and keeps it for the end state's fingerprint.
 func (m *Machine) adopt(c *Cell) *Cell {
 	c.id = m.newCellID()
+	if m.cells == nil {
+		m.cells = make([]*Cell, 0, 16) // a workload's few cells, at once
+	}
 	m.cells = append(m.cells, c)
 	return c
 }

@@ -107,6 +107,7 @@ type CPU struct {
 	irqsOff   bool
 	pending   uint32 // raised softirqs
 	irqSrc    []*IRQSource
+	irqLeft   int     // the budget its sources have left, in all
 	cands     []*Task // tasks that may run here (pinned here or free), by number
 	moves     []Move  // its possible moves, computed when it was last marked
 	off, n    int     // where they are in Machine.moves, and how many
@@ -118,11 +119,16 @@ func (c *CPU) host() *Task {
 	if c.cur != nil {
 		return c.cur
 	}
+	return c.idleTask()
+}
+
+// idleTask is the CPU's idle task, made when first needed.
+func (c *CPU) idleTask() *Task {
 	if c.idle == nil {
-		t := &Task{m: c.m, id: -1, name: "idle/" + strconv.Itoa(c.id), pin: c.id, idleOf: c, state: taskRunning, cpu: c}
-		t.frames = []*Ctx{c.m.newFrame(t, CtxTask, t.name, nil)}
-		t.frames[0].op = op{kind: opIdle}
+		t := &Task{m: c.m, id: -1, name: cpuNames[c.id].idle, pin: c.id, idleOf: c, state: taskRunning, cpu: c}
+		t.startFrames(opIdle)
 		c.idle = t
+		c.m.markCPU(c)
 	}
 	return c.idle
 }
@@ -139,6 +145,9 @@ func (c *CPU) top() *Ctx {
 	return nil
 }
 
+// irqsOn reports whether an interrupt may fire on the CPU now.
+func (c *CPU) irqsOn() bool { return !c.irqsOff && c.hardirq == 0 }
+
 func (c *CPU) inInterrupt() bool { return c.hardirq > 0 || c.serving || c.bh > 0 }
 
 // preemptible reports whether the task on the CPU may be switched out now:
@@ -151,13 +160,42 @@ func (c *CPU) preemptible() bool {
 	return len(c.cur.frames) == 1 && c.preempt == 0 && c.bh == 0 && !c.serving && c.hardirq == 0 && !c.irqsOff
 }
 
+// gates says whether a task could be switched in on the CPU (it is
+// preemptible and some task could take it) and whether an interrupt could
+// fire (irqs are on and some source has budget left): what of its preempt
+// and irq state its moves depend on. Preempt, bh and irq operations mark
+// the CPU only when they change it, so that a CPU with nothing to switch
+// to and no interrupt to come recomputes nothing at each toggle; the tasks
+// and sources change only in what marks the CPU anyway.
+func (c *CPU) gates() uint8 {
+	var g uint8
+	if c.irqsOn() && c.irqLeft > 0 {
+		g |= 2
+	}
+	if c.preemptible() {
+		for _, t := range c.cands {
+			if c.mayTake(t) {
+				return g | 1
+			}
+		}
+	}
+	return g
+}
+
+// mayTake reports whether t may be switched in on the CPU if it is
+// preemptible. A task spinning on memory nobody changed since is not
+// worth switching to: it would only spin.
+func (c *CPU) mayTake(t *Task) bool {
+	return (t.state == taskNew || t.state == taskReady) && (c.cur == nil || t.prio >= c.cur.prio) && t.top().runnable()
+}
+
 // enabled lists the possible moves in a fixed order: by CPU, then step,
 // switches by task number, interrupts by source number. The list is kept
 // from one decision to the next: only the segments of CPUs whose moves may
 // have changed since (see markCPU) are computed again, so that CPUs a
 // decision left alone add nothing to its cost.
 func (m *Machine) enabled() []Move {
-	if m.init != nil && m.init.state != taskDone {
+	if m.initing {
 		return m.initMoves()
 	}
 	if m.dirty != 0 {
@@ -225,14 +263,12 @@ func (c *CPU) appendMoves(mv []Move) []Move {
 	}
 	if c.preemptible() {
 		for _, t := range c.cands {
-			// A task spinning on memory nobody changed since is not
-			// worth switching to: it would only spin.
-			if (t.state == taskNew || t.state == taskReady) && (c.cur == nil || t.prio >= c.cur.prio) && t.top().runnable() {
+			if c.mayTake(t) {
 				mv = append(mv, Move{Kind: MoveSwitch, CPU: id, Arg: uint16(t.id)})
 			}
 		}
 	}
-	if !c.irqsOff && c.hardirq == 0 {
+	if c.irqsOn() {
 		for _, s := range c.irqSrc {
 			if s.left > 0 {
 				mv = append(mv, Move{Kind: MoveIRQ, CPU: id, Arg: uint16(s.num)})
@@ -245,20 +281,44 @@ func (c *CPU) appendMoves(mv []Move) []Move {
 // startMoves readies the move list before the first decision: which
 // tasks may run on each CPU, and every CPU's moves still to compute.
 func (m *Machine) startMoves() {
+	// The most moves a CPU can have: a step, an allocation failure, every
+	// switch and every interrupt. One backing holds every CPU's
+	// candidates, and one every CPU's moves and the machine's.
+	ncands, most := 0, 0
 	for _, c := range m.cpus {
 		for _, t := range m.tasks {
 			if t.pin == Any || t.pin == c.id {
-				c.cands = append(c.cands, t)
+				ncands++
 			}
 		}
+		most += 2 + len(c.irqSrc)
+	}
+	most += ncands
+	cands := make([]*Task, 0, ncands)
+	moves := make([]Move, 2*most)
+	m.moves, moves = moves[:0:most], moves[most:]
+	for _, c := range m.cpus {
+		start := len(cands)
+		for _, t := range m.tasks {
+			if t.pin == Any || t.pin == c.id {
+				cands = append(cands, t)
+			}
+		}
+		c.cands = cands[start:len(cands):len(cands)]
+		n := 2 + len(c.cands) + len(c.irqSrc)
+		c.moves, moves = moves[:0:n], moves[n:]
 	}
 	m.markAll()
 }
 
-// markCPU notes that c's moves may have changed. Everything a CPU's moves
-// depend on changes only in a decision on that CPU (which marks it),
-// except what these mark too: a task's state (markTask), a cell that a
-// spinning context watches (wakeSpinners), the injection budget running
+// markCPU notes that c's moves may have changed. A decision marks only
+// what it changes that the moves depend on (see appendMoves), so that a
+// plain memory operation recomputes nothing: the top frame (interrupts
+// and softirqs pushing and popping theirs, a task leaving or taking the
+// CPU), whether it can run (cpu_relax), whether its operation is an
+// allocation that may fail (point), preemptibility and irqs (gates), an
+// interrupt source's budget, the state of a task (markTask), a cell that
+// a spinning context watches (wakeSpinners), the injection budget running
 // out and the init task's exit (every CPU).
 func (m *Machine) markCPU(c *CPU) { m.dirty |= 1 << c.id }
 
@@ -277,6 +337,7 @@ func (m *Machine) markTask(t *Task) {
 // startSpinning makes f wait in cpu_relax for its watched cells to change.
 func (m *Machine) startSpinning(f *Ctx) {
 	f.spinning = true
+	m.markCPU(f.CPU())
 	for _, w := range f.watch {
 		w.cell.watchers++
 	}
@@ -312,7 +373,7 @@ func (m *Machine) wakeSpinners() {
 // enabled must return (checked in builds with the simcheck tag, and by
 // the tests).
 func (m *Machine) rescan() []Move {
-	if m.init != nil && m.init.state != taskDone {
+	if m.initing {
 		return m.appendInitMoves(nil)
 	}
 	var all []Move
@@ -329,76 +390,84 @@ func (m *Machine) checkEnabled() {
 	}
 }
 
-// decide takes one decision. It reports false when the run is over: no
-// move is possible, the step budget is spent, or the strategy gave up.
-func (m *Machine) decide() (Move, bool) {
-	if m.finished {
-		return Move{}, false
+// stepBudgetSpent records the failure of a run that reached
+// Config.MaxSteps.
+func (m *Machine) stepBudgetSpent() {
+	m.failure = &Failure{Kind: KindStepBudget, Step: m.step, CPU: -1,
+		Message: fmt.Sprintf("no end after %d steps (livelock, or a budget too small for the workload)", m.step)}
+	m.record(Event{Kind: EvFailure, CPU: -1, Note: m.failure.Kind + ": " + m.failure.Message})
+}
+
+// badChoice records why the strategy could not go on: it failed, or it
+// chose move i of n.
+func (m *Machine) badChoice(i, n int, err error) {
+	if err == nil {
+		err = fmt.Errorf("strategy chose move %d of %d", i, n)
 	}
-	if m.step >= m.cfg.MaxSteps {
-		m.failure = &Failure{Kind: KindStepBudget, Step: m.step, CPU: -1,
-			Message: fmt.Sprintf("no end after %d steps (livelock, or a budget too small for the workload)", m.step)}
-		m.record(Event{Kind: EvFailure, CPU: -1, Note: m.failure.Kind + ": " + m.failure.Message})
-		m.finished = true
-		return Move{}, false
-	}
-	moves := m.enabled()
-	if len(moves) == 0 {
-		return Move{}, false
-	}
-	i, err := m.strategy.Choose(m, moves)
-	if err == nil && (i < 0 || i >= len(moves)) {
-		err = fmt.Errorf("strategy chose move %d of %d", i, len(moves))
-	}
-	if err != nil {
-		m.err = fmt.Errorf("step %d: %w", m.step, err)
-		m.finished = true
-		return Move{}, false
-	}
-	mv := moves[i]
-	m.markCPU(m.cpus[mv.CPU])
-	m.step++
-	m.decisions = append(m.decisions, mv)
-	m.beginAccess(mv)
-	switch {
-	case mv.Kind == MoveIRQ:
-		m.interrupts++
-	case mv.Kind == MoveSwitch && m.cpus[mv.CPU].cur != nil:
-		m.preemptions++
-	}
-	if int(mv.CPU) != m.lastCPU {
-		if m.lastCPU >= 0 {
-			m.switches++
-		}
-		m.lastCPU = int(mv.CPU)
-	}
-	return mv, true
+	m.err = fmt.Errorf("step %d: %w", m.step, err)
+	m.finished = true
 }
 
 // schedule takes decisions until one advances self's top frame, and
 // returns to run it. Moves on other CPUs hand control to their coroutine
-// through the driver. self is nil when the caller cannot continue (the
-// driver, or a task that has exited): schedule then names the next
-// coroutine in m.next and returns.
+// (see handOff). self is nil when the caller cannot continue (the driver,
+// or a task that has exited): schedule then names the next coroutine in
+// m.next and returns.
+//
+// Each decision is taken here, in the loop, rather than in a function of
+// its own: this is the hottest path of the machine. The run is over when
+// no move is possible, the step budget is spent, or the strategy gave up;
+// the rare ends are apart (stepBudgetSpent, badChoice).
 func (m *Machine) schedule(self *Task) {
 	for {
-		mv, ok := m.decide()
-		if !ok {
-			m.finished = true
-			m.next = nil
-			if self != nil {
-				panic(errAbort)
-			}
+		if m.finished || m.step >= m.cfg.MaxSteps {
+			m.endRun(self)
 			return
+		}
+		moves := m.moves // enabled's answer, unless it has work to do
+		if m.initing || m.dirty != 0 || checkMoves {
+			moves = m.enabled()
+		}
+		if len(moves) == 0 {
+			m.endRun(self)
+			return
+		}
+		var i int
+		var err error
+		if r, ok := m.strategy.(*Random); ok {
+			i = r.intN(len(moves)) // Random.Choose, called directly: the common case
+		} else {
+			i, err = m.strategy.Choose(m, moves)
+		}
+		if err != nil || uint(i) >= uint(len(moves)) {
+			m.badChoice(i, len(moves), err)
+			m.endRun(self)
+			return
+		}
+		mv := moves[i]
+		m.step++
+		m.decisions = append(m.decisions, mv)
+		m.beginAccess(mv)
+		if int(mv.CPU) != m.lastCPU {
+			if m.lastCPU >= 0 {
+				m.switches++
+			}
+			m.lastCPU = int(mv.CPU)
 		}
 		c := m.cpus[mv.CPU]
 		switch mv.Kind {
 		case MoveSwitch:
+			if c.cur != nil {
+				m.preemptions++
+			}
 			m.switchTo(c, m.tasks[mv.Arg])
 			continue
 		case MoveIRQ:
+			m.interrupts++
 			src := m.irqs[mv.Arg]
 			src.left--
+			c.irqLeft--
+			m.markCPU(c)
 			host := c.host()
 			if host == self {
 				m.deliverIRQ(self, src)
@@ -420,11 +489,47 @@ func (m *Machine) schedule(self *Task) {
 		if self == nil {
 			return
 		}
-		if !self.yield(struct{}{}) || m.finished {
-			panic(errAbort)
-		}
+		m.handOff(self)
 		if m.resumed(self) {
 			return
+		}
+	}
+}
+
+// endRun ends the run when no decision can be taken, unwinding self if it
+// is a coroutine that would go on. A spent step budget is a failure.
+func (m *Machine) endRun(self *Task) {
+	if !m.finished && m.step >= m.cfg.MaxSteps {
+		m.stepBudgetSpent()
+	}
+	m.finished = true
+	m.next = nil
+	if self != nil {
+		panic(errAbort)
+	}
+}
+
+// handOff runs the coroutine named in m.next until a decision names self
+// again. A coroutine resumes the next one itself, one switch, rather than
+// through the driver, two: the coroutines blocked in resume form a chain
+// down from the driver, and a coroutine on that chain (or the driver,
+// when the run is over) is reached by yielding up to it. Each coroutine
+// that gets control takes its turn if it is named, resumes the named one
+// if that one is parked, and yields up otherwise.
+func (m *Machine) handOff(self *Task) {
+	for {
+		switch t := m.next; {
+		case t == self:
+			m.next = nil
+			return
+		case t != nil && !t.chained:
+			self.chained = true
+			t.resume()
+			self.chained = false
+		default:
+			if !self.yield(struct{}{}) || m.finished {
+				panic(errAbort)
+			}
 		}
 	}
 }
@@ -449,6 +554,7 @@ func (m *Machine) switchTo(c *CPU, t *Task) {
 	from := t.cpu
 	t.state, t.cpu, c.cur = taskRunning, c, t
 	m.markTask(t)
+	m.markCPU(c)
 	c.switches++
 	if m.cfg.Trace {
 		note := "schedule " + t.name
@@ -475,12 +581,12 @@ func (m *Machine) deliverIRQ(t *Task, src *IRQSource) {
 	savedIrqsOff := c.irqsOff
 	c.irqsOff = true // handlers run with irqs off
 	t.frames = append(t.frames, f)
+	m.markCPU(c)
 	m.lastFrame = f
 	m.toUser()
 	src.handler(f)
 	m.toSim()
-	m.stopSpinning(f)
-	t.frames = t.frames[:len(t.frames)-1]
+	m.popFrame(t)
 	c.irqsOff = savedIrqsOff
 	c.hardirq--
 	if m.cfg.Trace {
@@ -489,6 +595,19 @@ func (m *Machine) deliverIRQ(t *Task, src *IRQSource) {
 	if c.pending != 0 && !c.inInterrupt() {
 		m.doSoftirq(t, c)
 	}
+}
+
+// popFrame ends the interrupt or softirq frame on top of t; its spin
+// buffers go to the next frame that reads.
+func (m *Machine) popFrame(t *Task) {
+	f := t.top()
+	m.stopSpinning(f)
+	t.frames = t.frames[:len(t.frames)-1]
+	if f.reads != nil {
+		m.freeBufs = append(m.freeBufs, f.reads[:0]) // the whole buffer
+		f.reads, f.watch = nil, nil
+	}
+	m.markCPU(f.CPU())
 }
 
 // maxSoftirqRestart bounds how often do_softirq re-reads the pending mask,
@@ -502,6 +621,7 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 	f := m.newFrame(t, CtxSoftirq, "softirq", c)
 	t.frames = append(t.frames, f)
 	c.serving = true
+	m.markCPU(c)
 	savedIrqsOff := c.irqsOff
 	for range maxSoftirqRestart {
 		pending := c.pending
@@ -510,6 +630,7 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 		}
 		c.pending = 0
 		c.irqsOff = false
+		m.markCPU(c) // handlers run with irqs on, whatever the last one left
 		for nr := range NrSoftirqs {
 			if pending&(1<<nr) == 0 {
 				continue
@@ -530,8 +651,7 @@ func (m *Machine) doSoftirq(t *Task, c *CPU) {
 	}
 	c.irqsOff = savedIrqsOff
 	c.serving = false
-	m.stopSpinning(f)
-	t.frames = t.frames[:len(t.frames)-1]
+	m.popFrame(t)
 	if c.pending != 0 {
 		// Still pending after the restarts: hand them to ksoftirqd.
 		m.wakeKsoftirqd(c)
@@ -550,16 +670,17 @@ func (m *Machine) addKsoftirqd() {
 	if !used {
 		return
 	}
+	ts := make([]Task, len(m.cpus)) // one allocation for them all
 	for _, c := range m.cpus {
-		name := "ksoftirqd/" + strconv.Itoa(c.id)
+		name := cpuNames[c.id].ksoftirqd
 		for _, t := range m.tasks {
 			if t.name == name {
 				panic("sim: task name " + name + " is taken by the kernel")
 			}
 		}
-		t := &Task{m: m, id: len(m.tasks), name: name, pin: c.id, kernel: true, state: taskSleeping}
-		t.frames = []*Ctx{m.newFrame(t, CtxTask, name, nil)}
-		t.frames[0].op = op{kind: opKsoftirqd}
+		t := &ts[c.id]
+		*t = Task{m: m, id: len(m.tasks), name: name, pin: c.id, kernel: true, state: taskSleeping}
+		t.startFrames(opKsoftirqd)
 		t.fn = func(f *Ctx) {
 			for {
 				f.point(op{kind: opKsoftirqd}, 0)
@@ -569,6 +690,14 @@ func (m *Machine) addKsoftirqd() {
 		m.tasks = append(m.tasks, t)
 	}
 }
+
+// cpuNames are the names of each CPU's kernel tasks, made once.
+var cpuNames = func() (n [MaxCPUs]struct{ idle, ksoftirqd string }) {
+	for i := range n {
+		n[i].idle, n[i].ksoftirqd = "idle/"+strconv.Itoa(i), "ksoftirqd/"+strconv.Itoa(i)
+	}
+	return n
+}()
 
 // wakeKsoftirqd is wakeup_softirqd().
 func (m *Machine) wakeKsoftirqd(c *CPU) {

@@ -223,17 +223,31 @@ type Costs struct {
 	Toggles  int64 `json:"toggles"`  // preempt, bh and irq disable/enable
 }
 
-func (c *Costs) count(k opKind) {
-	switch k {
-	case opCmpxchg, opXchg, opAddReturn:
-		c.Atomics++
-	case opMb, opWmb, opRmb, opStoreRelease, opLoadAcquire:
-		c.Barriers++
-	case opPreemptDisable, opPreemptEnable, opBhDisable, opBhEnable, opIrqSave, opIrqRestore, opIrqDisable, opIrqEnable:
-		c.Toggles++
-	case opSlabAlloc, opSlabFree:
-		c.Slab++
-	}
+// costCounts are a run's Costs as it counts them: by the cost an
+// operation has (costOf), without a test, at every operation.
+type costCounts [costSlab + 1]int64
+
+// The costs an operation has.
+const (
+	costNone = iota
+	costAtomic
+	costBarrier
+	costToggle
+	costSlab
+)
+
+var costOf = [...]uint8{
+	opCmpxchg: costAtomic, opXchg: costAtomic, opAddReturn: costAtomic,
+	opMb: costBarrier, opWmb: costBarrier, opRmb: costBarrier, opStoreRelease: costBarrier, opLoadAcquire: costBarrier,
+	opPreemptDisable: costToggle, opPreemptEnable: costToggle, opBhDisable: costToggle, opBhEnable: costToggle,
+	opIrqSave: costToggle, opIrqRestore: costToggle, opIrqDisable: costToggle, opIrqEnable: costToggle,
+	opSlabAlloc: costSlab, opSlabFree: costSlab,
+}
+
+func (c *costCounts) count(k opKind) { c[costOf[k]]++ }
+
+func (c *costCounts) costs() Costs {
+	return Costs{Atomics: c[costAtomic], Barriers: c[costBarrier], Slab: c[costSlab], Toggles: c[costToggle]}
 }
 
 // ScopeCosts makes the run count costs only inside Ctx.Account, so that a

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -28,17 +29,41 @@ func RunSeed(seed uint64, run int) uint64 {
 // Random is a uniform random walk: every decision picks one of the
 // possible moves with equal probability.
 type Random struct {
-	rng *rand.Rand
+	src *rand.PCG
+	rng *rand.Rand // over src
 }
 
 // NewRandom returns a random walk seeded with seed.
 func NewRandom(seed uint64) *Random {
-	return &Random{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+	src := rand.NewPCG(seed, 0x5eed)
+	return &Random{src: src, rng: rand.New(src)}
 }
 
 // Choose implements Strategy.
 func (r *Random) Choose(_ *Machine, moves []Move) (int, error) {
-	return r.rng.IntN(len(moves)), nil
+	return r.intN(len(moves)), nil
+}
+
+// intN is r.rng.IntN(n), n > 0: on 64-bit hosts it draws from the source
+// directly, without rand.Rand's interface call per decision, by the same
+// computation (math/rand/v2's uint64n), so the same seeds give the same
+// walks; 32-bit hosts, where rand.Rand computes otherwise, call it.
+func (r *Random) intN(n int) int {
+	if bits.UintSize == 32 {
+		return r.rng.IntN(n)
+	}
+	un := uint64(n)
+	if un&(un-1) == 0 {
+		return int(r.src.Uint64() & (un - 1))
+	}
+	hi, lo := bits.Mul64(r.src.Uint64(), un)
+	if lo < un {
+		thresh := -un % un
+		for lo < thresh {
+			hi, lo = bits.Mul64(r.src.Uint64(), un)
+		}
+	}
+	return int(hi)
 }
 
 // PCT is probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi,

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,4 +76,21 @@ func TestPOSRedrawsOnlyRacingMoves(t *testing.T) {
 		randomSwitches += build().Run(NewRandom(seed)).Switches
 	}
 	assert.Less(t, posSwitches*4, randomSwitches, "POS %d switches, random %d", posSwitches, randomSwitches)
+}
+
+// Random draws what rand.Rand.IntN would from the same source, so that
+// seeds keep naming the same walks.
+func TestRandomDrawsAsRandIntN(t *testing.T) {
+	for seed := range uint64(20) {
+		r, want := NewRandom(seed), rand.New(rand.NewPCG(seed, 0x5eed))
+		for i := range 2000 {
+			n := 1 + i%70
+			if i%7 == 0 {
+				n = 1 << (i % 40)
+			} else if i%11 == 0 {
+				n = 1<<62 + i // rejection is likely
+			}
+			require.Equal(t, want.IntN(n), r.intN(n), "seed %d, draw %d, n %d", seed, i, n)
+		}
+	}
 }
