@@ -44,9 +44,9 @@ func answerOf(t *testing.T, c Config) answer {
 // guess): the same failing run, the same schedule file byte for byte,
 // and the same counts, run by run.
 func TestWorkersDoNotChangeTheAnswer(t *testing.T) {
-	seeds := 20
+	seeds, runs := 20, 1500
 	if testing.Short() {
-		seeds = 3
+		seeds, runs = 3, 1000
 	}
 	for _, z := range zoo.Entries() {
 		t.Run(z.Scenario+"/"+z.Kind, func(t *testing.T) {
@@ -57,7 +57,7 @@ func TestWorkersDoNotChangeTheAnswer(t *testing.T) {
 				found := 0
 				for seed := 1; seed <= seeds; seed++ {
 					c := config(t, z.Scenario, z.Set...)
-					c.Strategy, c.Seed, c.Runs, c.Log = strategy, uint64(seed), 1500, true
+					c.Strategy, c.Seed, c.Runs, c.Log = strategy, uint64(seed), runs, true
 					c.Workers = 1
 					one := answerOf(t, c)
 					for _, w := range []int{2, 8} {

@@ -73,11 +73,15 @@ func TestShrinkingIsDeterministic(t *testing.T) {
 // Re-searches on more workers shrink to the same schedule with the same
 // number of attempts.
 func TestWorkersDoNotChangeTheShrink(t *testing.T) {
-	for _, c := range [][]string{{"ring2005"}, {"skb", "fails=3"}, {"qmempool-hardirq"}} {
+	cases, attempts := [][]string{{"ring2005"}, {"skb", "fails=3"}, {"qmempool-hardirq"}}, 3000
+	if testing.Short() {
+		cases, attempts = cases[:1], 600
+	}
+	for _, c := range cases {
 		f := failing(t, c[0], 2, c[1:]...)
-		one, err := shrinkFile(f, Budget{Attempts: 3000})
+		one, err := shrinkFile(f, Budget{Attempts: attempts})
 		require.NoError(t, err)
-		three, err := shrinkFile(f, Budget{Attempts: 3000, Workers: 3})
+		three, err := shrinkFile(f, Budget{Attempts: attempts, Workers: 3})
 		require.NoError(t, err)
 		assert.Equal(t, string(one.File.Encode()), string(three.File.Encode()), "%v", c)
 		assert.Equal(t, one.Attempts, three.Attempts, "%v", c)
