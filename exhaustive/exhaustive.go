@@ -289,10 +289,7 @@ func fold(ws []*walker, bound int, res *Result, cfg Config) (lv Level, cuts, don
 			done = false
 			break
 		}
-		res.Executions += u.Executions
-		res.Pruned += u.Pruned
-		res.Cut += u.Cut
-		res.Steps += u.Steps
+		res.add(u)
 		cuts = cuts || u.Cuts
 		if u.partial {
 			// Its walker stopped inside it (the budget, ctx): the runs it

@@ -41,6 +41,14 @@ type Unit struct {
 	runs    []runRec // each run's counts, under a budget
 }
 
+// add counts unit u's runs.
+func (s *Stats) add(u Unit) {
+	s.Executions += u.Executions
+	s.Pruned += u.Pruned
+	s.Cut += u.Cut
+	s.Steps += u.Steps
+}
+
 // Level is the shape of one bound's tree as every part sees it.
 type Level struct {
 	Bound int `json:"bound"`
@@ -151,10 +159,7 @@ func Merge(parts []PartResult) (Merged, error) {
 			if (end >= 0 && u.Index >= end) || u.Index != want {
 				break
 			}
-			m.Executions += u.Executions
-			m.Pruned += u.Pruned
-			m.Cut += u.Cut
-			m.Steps += u.Steps
+			m.add(u)
 			cuts = cuts || u.Cuts
 			want++
 		}

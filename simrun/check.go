@@ -139,12 +139,8 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		if replayed, ok := c.tellSaved(fj, *trace, stdout, stderr); ok {
 			return replayed
 		}
-	case res.Unbounded:
-		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
-			s.Name, s.String(v), runs, b.Interrupts, b.Failures, res.Bound)
 	case res.Complete:
-		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures\n",
-			s.Name, s.String(v), runs, b.Preemptions, b.Interrupts, b.Failures)
+		writePass(stdout, s, v, runs, b, res.Bound, res.Unbounded)
 	default:
 		est := "unknown"
 		if res.Remaining >= 0 {
@@ -162,6 +158,18 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 			s.Name, s.String(v), why, runs, upTo, res.Bound, est)
 	}
 	return code
+}
+
+// writePass says what a complete search proved: within the bounds, or
+// whatever the preemptions when no schedule was cut by their bound.
+func writePass(w io.Writer, s *scenario.Scenario, v scenario.Values, runs string, b exhaustive.Bounds, bound int, unbounded bool) {
+	if unbounded {
+		fmt.Fprintf(w, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
+			s.Name, s.String(v), runs, b.Interrupts, b.Failures, bound)
+		return
+	}
+	fmt.Fprintf(w, "PASS %s (%s): complete: %s; no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures\n",
+		s.Name, s.String(v), runs, b.Preemptions, b.Interrupts, b.Failures)
 }
 
 // checkPartDone records a part of a search and says what it did: no

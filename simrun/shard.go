@@ -304,12 +304,8 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 		fmt.Fprintf(stdout, "FAIL %s (%s)\n", s.Name, s.String(v))
 		fmt.Fprintln(stdout, explore.Describe(failure))
 		fmt.Fprintf(stdout, "found after %s at preemption bound %d\n", runs, m.FailBound)
-	case m.Unbounded:
-		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure in any schedule with <= %d interrupts and <= %d allocation failures, whatever the preemptions (no schedule needed more than %d)\n",
-			s.Name, s.String(v), runs, b.Interrupts, b.Failures, m.Bound)
 	case m.Complete:
-		fmt.Fprintf(stdout, "PASS %s (%s): complete: %s; no failure with <= %d preemptions, <= %d interrupts, <= %d allocation failures\n",
-			s.Name, s.String(v), runs, b.Preemptions, b.Interrupts, b.Failures)
+		writePass(stdout, s, v, runs, b, m.Bound, m.Unbounded)
 	default:
 		fmt.Fprintf(stdout, "INCOMPLETE %s (%s): no failure in %s\n", s.Name, s.String(v), runs)
 	}
