@@ -84,7 +84,7 @@ func TestSplitSearchesGiveTheOneSearchsAnswer(t *testing.T) {
 			require.True(t, one.Complete || one.Failure != nil, "the budget is not the answer")
 			want := verdictOf(one)
 			goroutines, counts, perPart := []int{2, 3}, []int{2, 3, 5}, []int{1, 2}
-			if one.Steps > 100_000 {
+			if one.Steps > 100_000 || testing.Short() {
 				// A long search is split two ways only: enough to fold
 				// units out of order.
 				goroutines, counts, perPart = []int{2}, []int{3}, []int{2}
@@ -174,7 +174,7 @@ func TestBudgetCutsAtTheSameRunOnAnyGoroutines(t *testing.T) {
 		full, err := exhaustive.Search(context.Background(), run, exhaustive.Config{Bounds: wl.bounds, MaxExecutions: 200_000})
 		require.NoError(t, err)
 		for _, budget := range []int{1, full.Executions / 2, full.Executions - 1, full.Executions} {
-			if budget < 1 || (full.Steps > 100_000 && budget != full.Executions/2) {
+			if budget < 1 || ((full.Steps > 100_000 || testing.Short()) && budget != full.Executions/2) {
 				continue
 			}
 			cfg := exhaustive.Config{Bounds: wl.bounds, MaxExecutions: budget}

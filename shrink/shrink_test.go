@@ -42,7 +42,11 @@ func TestShrunkSchedulesFailTheSameWay(t *testing.T) {
 	for _, c := range cases {
 		t.Run(strings.Join(c, " "), func(t *testing.T) {
 			f := failing(t, c[0], 1, c[1:]...)
-			res, err := shrinkFile(f, Budget{Attempts: 3000})
+			attempts := 3000
+			if testing.Short() {
+				attempts = 800
+			}
+			res, err := shrinkFile(f, Budget{Attempts: attempts})
 			require.NoError(t, err)
 			again, err := schedule.Decode(res.File.Encode())
 			require.NoError(t, err)
@@ -90,13 +94,18 @@ func TestWorkersDoNotChangeTheShrink(t *testing.T) {
 	}
 }
 
-// The 2005 ring's crashes found by explore for seeds 1..10 shrink to at
+// The 2005 ring's crashes found by explore for seeds 1..10 (1..4 under
+// -short) shrink to at
 // most two interrupts and, for the panic, a tenth of their steps; the
 // out-of-bounds index needs a counter to reach the size of the ring, that
 // is nine packets on eight slots, and keeps about a third.
 func TestRing2005ShrinksToItsEssence(t *testing.T) {
 	var table []string
-	for seed := uint64(1); seed <= 10; seed++ {
+	seeds := uint64(10)
+	if testing.Short() {
+		seeds = 4
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		f := failing(t, "ring2005", seed)
 		res, err := shrinkFile(f, Budget{})
 		require.NoError(t, err)
