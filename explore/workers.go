@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -126,7 +127,8 @@ type explorer struct {
 
 func (e *explorer) overTime() bool { return e.c.Time > 0 && time.Since(e.start) >= e.c.Time }
 
-// runSpan runs sp's positions on host.
+// runSpan runs sp's positions on host, in one batch on its driver (see
+// sim.Host.Do).
 func (e *explorer) runSpan(host *sim.Host, sp span) spanResult {
 	res := spanResult{span: sp}
 	opt := e.c.Options
@@ -134,33 +136,55 @@ func (e *explorer) runSpan(host *sim.Host, sp span) spanResult {
 	if e.c.Options.Cover != nil {
 		res.cover = sim.NewCoverage()
 	}
-	for pos := sp.from; pos < sp.to; pos++ {
-		if int64(pos) > e.stopAt.Load() {
-			break
+	at := -1 // the position running
+	stopped := host.Do(func() {
+		for pos := sp.from; pos < sp.to; pos++ {
+			if int64(pos) > e.stopAt.Load() {
+				break
+			}
+			if e.ctx.Err() != nil || e.overTime() {
+				res.cut = true
+				break
+			}
+			at = pos
+			r := e.c.Scenario.Run(e.c.Values, e.optionsAt(opt, pos, res.cover), e.c.strategy(e.plan.run(pos), sp.k))
+			if e.record(&res, pos, r) {
+				break
+			}
 		}
-		if e.ctx.Err() != nil || e.overTime() {
-			res.cut = true
-			break
-		}
-		run := e.plan.run(pos)
-		counted := e.plan.shard.Contains(run)
-		opt.Cover = nil
-		if counted {
-			opt.Cover = res.cover
-		}
-		r := e.c.Scenario.Run(e.c.Values, opt, e.c.strategy(run, sp.k))
-		res.lengths = append(res.lengths, r.Steps)
-		if !counted {
-			continue
-		}
-		res.done = append(res.done, RunStat{run, r.Steps, r.Costs})
-		if r.Err != nil || r.Failure != nil {
-			res.end = &r
-			e.lowerStop(int64(pos))
-			break
-		}
+		at = -1
+	})
+	if stopped != nil && at >= 0 {
+		e.record(&res, at, *stopped)
 	}
 	return res
+}
+
+// optionsAt are the options of the run at pos: coverage only where the
+// run is counted.
+func (e *explorer) optionsAt(opt scenario.Options, pos int, cover *sim.Coverage) scenario.Options {
+	opt.Cover = nil
+	if e.plan.shard.Contains(e.plan.run(pos)) {
+		opt.Cover = cover
+	}
+	return opt
+}
+
+// record adds the run at pos to res, and reports whether it ends the span:
+// the first counted run that failed or erred.
+func (e *explorer) record(res *spanResult, pos int, r sim.Result) bool {
+	res.lengths = append(res.lengths, r.Steps)
+	run := e.plan.run(pos)
+	if !e.plan.shard.Contains(run) {
+		return false
+	}
+	res.done = append(res.done, RunStat{run, r.Steps, r.Costs})
+	if r.Err != nil || r.Failure != nil {
+		res.end = &r
+		e.lowerStop(int64(pos))
+		return true
+	}
+	return false
 }
 
 // lowerStop makes pos the lowest failing position, if it is lower.

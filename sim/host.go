@@ -2,6 +2,7 @@ package sim
 
 import (
 	"iter"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,8 @@ type Host struct {
 	r      *runner
 	closed bool
 	steps  int // decisions the last run took, to size the next one's list
+	// cur is the machine a batch (Do) is driving, for its watchdog.
+	cur atomic.Pointer[Machine]
 	// newTicker starts the watchdog's clock; tests replace it.
 	newTicker func(d time.Duration) (<-chan time.Time, func())
 	// The watchdog's clock, kept from one run to the next: its period,
@@ -81,7 +84,7 @@ func (h *Host) runner() *runner {
 		panic("sim: Run on a closed Host")
 	}
 	if h.r == nil {
-		h.r = &runner{jobs: make(chan *Machine), done: make(chan bool, 1), exited: make(chan struct{})}
+		h.r = &runner{jobs: make(chan func()), done: make(chan bool, 1), exited: make(chan struct{})}
 		go h.r.loop()
 	}
 	return h.r
@@ -96,12 +99,15 @@ func (h *Host) abandon() {
 
 // runner is a driver goroutine with the coroutines it resumes. Only the
 // driver and those coroutines, which run one at a time on its behalf,
-// touch free; runs are handed over through jobs and done.
+// touch free and inline; runs are handed over through jobs and done.
 type runner struct {
-	jobs   chan *Machine
-	done   chan bool // after each run: whether the driver goes on
+	jobs   chan func() // a run to drive, or a batch of them (Host.Do)
+	done   chan bool   // after each job: whether the driver goes on
 	exited chan struct{}
 	free   []*worker
+	// inline is set while a batch runs: its machines are driven where
+	// Run is called, on the driver, with no handoff each.
+	inline bool
 }
 
 // loop drives one machine after another until jobs is closed, or until
@@ -113,17 +119,75 @@ func (r *runner) loop() {
 		}
 		close(r.exited)
 	}()
-	for m := range r.jobs {
-		r.run(m)
+	for job := range r.jobs {
+		r.run(job)
 	}
 }
 
-// run drives m and then tells Run whether the driver goes on.
-func (r *runner) run(m *Machine) {
+// run runs a job and then tells its caller whether the driver goes on.
+func (r *runner) run(job func()) {
 	alive := false
 	defer func() { r.done <- alive }()
-	m.drive()
+	job()
 	alive = true
+}
+
+// Do runs fn on the host's driver goroutine, so that the machines fn runs
+// on this host are driven right there, without handing each run to the
+// driver and back: for many short runs in a row, that handoff (waking a
+// thread when a CPU is idle) costs as much as a run. The watchdog watches
+// whichever of them is running. Do returns nil when fn returned; when one
+// of its runs stopped the batch (the watchdog gave up on it, or its
+// simulated code ended the driver with runtime.Goexit), it returns that
+// run's result, and fn went no further.
+func (h *Host) Do(fn func()) *Result {
+	r := h.runner()
+	h.cur.Store(nil)
+	r.jobs <- func() {
+		r.inline = true
+		defer func() { r.inline = false }()
+		fn()
+	}
+	tick := h.ticker(DefaultWatchdog / 4)
+	var (
+		watched *Machine
+		last    uint64
+		still   time.Duration
+	)
+	for {
+		select {
+		case alive := <-r.done:
+			if alive {
+				return nil
+			}
+			// Simulated code ended the driver (runtime.Goexit) in a run.
+			h.r = nil
+			if m := h.cur.Swap(nil); m != nil {
+				res := m.result()
+				return &res
+			}
+			return nil
+		case <-tick:
+			m := h.cur.Load()
+			if m == nil || m.cfg.Watchdog <= 0 {
+				watched = nil
+				continue
+			}
+			sec := m.section.Load()
+			if m != watched || sec&1 == 0 || sec != last {
+				watched, last, still = m, sec, 0
+				continue
+			}
+			if still += DefaultWatchdog / 4; still < m.cfg.Watchdog {
+				continue
+			}
+			if m.section.CompareAndSwap(sec, hungSection) {
+				h.abandon()
+				res := m.watchdog()
+				return &res
+			}
+		}
+	}
 }
 
 // worker takes a parked coroutine, or starts one.

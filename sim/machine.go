@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -269,11 +270,14 @@ func (m *Machine) Run(s Strategy) Result {
 	// Room for as many decisions as the host's last run took, and some:
 	// runs in a row tend to be alike, and the list is the run's to keep.
 	m.decisions = make([]Move, 0, h.steps+h.steps/4)
+	if r.inline {
+		return m.driveInline(h)
+	}
 	var tick <-chan time.Time
 	if m.cfg.Watchdog > 0 {
 		tick = h.ticker(m.cfg.Watchdog / 4)
 	}
-	r.jobs <- m
+	r.jobs <- m.drive
 	// The watchdog counts the ticks that find the same stretch of
 	// simulated code still running; it gives up after a Watchdog's worth.
 	var last uint64
@@ -301,6 +305,21 @@ func (m *Machine) Run(s Strategy) Result {
 			}
 		}
 	}
+}
+
+// driveInline drives m on the calling goroutine, the host's driver in a
+// batch (Host.Do), whose watchdog watches it meanwhile. When the watchdog
+// gives up on it, the driver ends here: Do has reported this run, and the
+// rest of the batch must not run.
+func (m *Machine) driveInline(h *Host) Result {
+	h.cur.Store(m)
+	m.drive()
+	if m.section.Load() == hungSection {
+		runtime.Goexit()
+	}
+	h.cur.CompareAndSwap(m, nil)
+	h.steps = m.step
+	return m.result()
 }
 
 // toUser starts a stretch of simulated code, the only time the watchdog

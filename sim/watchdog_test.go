@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,4 +127,57 @@ func TestWatchdogRestartsAtEverySchedulingPoint(t *testing.T) {
 	r := m.Run(NewRandom(1))
 	assert.Nil(t, r.Failure)
 	assert.Equal(t, 52, r.Steps, "schedule, start and 50 stores")
+}
+
+// In a batch (Host.Do), the watchdog watches whichever run is going on: it
+// reports the stuck one, the batch goes no further, and the host runs the
+// next batch on a fresh driver.
+func TestDoReportsTheRunTheWatchdogGaveUpOn(t *testing.T) {
+	h, ticks := manualClock(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	fine := func() *Machine {
+		return build(t, Config{CPUs: 1, Watchdog: time.Second, Host: h}, func(m *Machine) {
+			x := m.NewCell("x", W32, 0)
+			m.Go("t", 0, func(c *Ctx) { c.WriteOnce(x, 1) })
+		})
+	}
+	stuck := build(t, Config{CPUs: 1, Watchdog: time.Second, Host: h}, func(m *Machine) {
+		x := m.NewCell("x", W32, 0)
+		m.Go("stuck", 0, func(c *Ctx) {
+			c.WriteOnce(x, 1)
+			close(entered)
+			<-release
+			c.WriteOnce(x, 2)
+		})
+	})
+	var ran []string
+	done := make(chan *Result, 1)
+	go func() {
+		done <- h.Do(func() {
+			ran = append(ran, "first", fmt.Sprint(fine().Run(NewRandom(1)).Failure))
+			r := stuck.Run(NewRandom(1))
+			ran = append(ran, "after the stuck run: "+fmt.Sprint(r.Failure))
+		})
+	}()
+	<-entered
+	var res *Result
+	for res == nil {
+		select {
+		case ticks <- time.Time{}:
+		case res = <-done:
+		}
+	}
+	require.NotNil(t, res.Failure)
+	assert.Equal(t, KindWatchdog, res.Failure.Kind)
+	assert.Equal(t, 3, res.Steps)
+	assert.Equal(t, []string{"first", "<nil>"}, ran, "the batch went no further than the stuck run")
+	close(release)
+
+	// The next batch runs on a fresh driver, inline.
+	var again Result
+	assert.Nil(t, h.Do(func() { again = fine().Run(NewRandom(2)) }))
+	assert.Nil(t, again.Failure)
+	assert.Equal(t, []string{"first", "<nil>"}, ran)
+	h.Close()
+	goleak.VerifyNone(t) // the stuck driver unwound too
 }
