@@ -36,11 +36,15 @@ import (
 	"go/token"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 
 	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
 )
+
+// gcPercent is the command's GOGC unless the environment sets one.
+const gcPercent = 400
 
 // Command is simrun with the scenarios it knows and the fuzz targets whose
 // corpus files it reads and writes.
@@ -71,6 +75,13 @@ func Main(scenarios ...*scenario.Scenario) {
 // Main runs the command on the process's arguments and exits with its
 // status.
 func (c *Command) Main() {
+	if os.Getenv("GOGC") == "" {
+		// Runs allocate small machines that die young, and the live heap
+		// stays small: collecting a quarter as often costs little memory
+		// and gives a worker back the time a collector takes from it
+		// (alf-mpmc: 20k -> 29k schedules/s on two workers here).
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := c.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
