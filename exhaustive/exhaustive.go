@@ -404,7 +404,6 @@ type walker struct {
 	stack  []*node
 	depth  int // decisions taken in the run in progress
 	m      *sim.Machine
-	runs   int // runs at this bound, probes included
 	own    func(unit int) bool
 	sh     *shared
 
@@ -513,7 +512,6 @@ func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, 
 		}
 		w.depth, w.m = 0, nil
 		r := run(w)
-		w.runs++
 		if w.m != nil {
 			w.noteLast()
 		}

@@ -61,13 +61,22 @@ func TestCheckPartsMergeIntoTheOneSearch(t *testing.T) {
 }
 
 // A search recorded as the one part of one is the whole search: merged,
-// it is the one search's answer.
+// it is the one search's answer, failing or passing.
 func TestACheckOfOnePartMergesIntoItself(t *testing.T) {
-	for _, set := range [][]string{{"ops=2"}, {"ops=1"}} {
-		c := config(t, "alf-preempt", set...)
-		cc := CheckConfig{Scenario: c.Scenario, Values: c.Values, Bounds: exhaustive.Bounds{Preemptions: 2}}
+	verdicts := map[bool]bool{}
+	for _, tc := range []struct {
+		scenario string
+		set      []string
+		bounds   exhaustive.Bounds
+	}{
+		{"alf-preempt", []string{"ops=2"}, exhaustive.Bounds{Preemptions: 2}},
+		{"ring2005-locked", []string{"packets=2", "burst=1"}, exhaustive.Bounds{Preemptions: 1, Interrupts: 1}},
+	} {
+		c := config(t, tc.scenario, tc.set...)
+		cc := CheckConfig{Scenario: c.Scenario, Values: c.Values, Bounds: tc.bounds}
 		one, err := Check(context.Background(), cc)
 		require.NoError(t, err)
+		verdicts[one.Failure != nil] = true
 		pc := cc
 		pc.Part = exhaustive.Part{Index: 0, Count: 1}
 		res, err := Check(context.Background(), pc)
@@ -76,11 +85,15 @@ func TestACheckOfOnePartMergesIntoItself(t *testing.T) {
 		require.NoError(t, err)
 		m, err := MergeChecks([]CheckPart{p})
 		require.NoError(t, err)
-		assert.Equal(t, one.Stats, m.Stats, "%v", set)
-		assert.Equal(t, one.Complete, m.Complete, "%v", set)
+		assert.Equal(t, one.Stats, m.Stats, tc.scenario)
+		assert.Equal(t, one.Complete, m.Complete, tc.scenario)
+		assert.Equal(t, one.Unbounded, m.Unbounded, tc.scenario)
 		if one.Failure != nil {
-			require.NotNil(t, m.Schedule)
-			assert.Equal(t, string(one.Schedule.Encode()), string(m.Schedule.Encode()))
+			require.NotNil(t, m.Schedule, tc.scenario)
+			assert.Equal(t, string(one.Schedule.Encode()), string(m.Schedule.Encode()), tc.scenario)
+		} else {
+			assert.Nil(t, m.Schedule, tc.scenario)
 		}
 	}
+	assert.Len(t, verdicts, 2, "one search fails and one passes")
 }

@@ -239,7 +239,8 @@ func (m *Machine) execOp(f *Ctx) uint64 {
 	if m.cfg.Trace {
 		return m.execTraced(f)
 	}
-	// prepare's work, written out: this is the hot path.
+	// prepare's work, written out: this is the hot path, and prepare is
+	// too large for the compiler to inline. Keep the two alike.
 	o := &f.op
 	if f.spinning {
 		m.spunOut(f)

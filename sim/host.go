@@ -136,7 +136,8 @@ func (r *runner) run(job func()) {
 // on this host are driven right there, without handing each run to the
 // driver and back: for many short runs in a row, that handoff (waking a
 // thread when a CPU is idle) costs as much as a run. The watchdog watches
-// whichever of them is running. Do returns nil when fn returned; when one
+// whichever of them is running, looking every quarter of DefaultWatchdog
+// (so a run's own shorter Watchdog is judged to that grain). Do returns nil when fn returned; when one
 // of its runs stopped the batch (the watchdog gave up on it, or its
 // simulated code ended the driver with runtime.Goexit), it returns that
 // run's result, and fn went no further.
