@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -39,6 +40,43 @@ func BenchmarkSchedulingPoints(b *testing.B) {
 				steps += r.Steps
 			}
 			b.ReportMetric(float64(steps)/b.Elapsed().Seconds(), "points/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps), "ns/point")
+		})
+	}
+}
+
+// BenchmarkStepCostByCPUs is the machine's own cost of a scheduling point
+// as it grows: a task on every CPU doing READ_ONCE/WRITE_ONCE on cells of
+// its own, so that no CPU waits for another and the cost is the machine's
+// (choosing, switching to the CPU's coroutine, the access), not a
+// workload's contention. Every run has about 16,000 points whatever the
+// CPUs; the runs share a host and run in one batch, as exploration's do.
+func BenchmarkStepCostByCPUs(b *testing.B) {
+	for _, cpus := range []int{2, 8, 64} {
+		b.Run(fmt.Sprintf("cpus=%d", cpus), func(b *testing.B) {
+			h := NewHost()
+			defer h.Close()
+			steps := 0
+			b.ResetTimer()
+			if stopped := h.Do(func() {
+				for i := range b.N {
+					m, err := New(Config{CPUs: cpus, MaxSteps: 1 << 20, Host: h})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for cpu := range cpus {
+						x := m.NewCell(fmt.Sprintf("x%d", cpu), W32, 0)
+						m.Go(fmt.Sprintf("t%d", cpu), cpu, func(c *Ctx) {
+							for j := range 4000 / cpus {
+								c.WriteOnce(x, c.ReadOnce(x)+uint64(j))
+							}
+						})
+					}
+					steps += m.Run(NewRandom(uint64(i))).Steps
+				}
+			}); stopped != nil {
+				b.Fatalf("a run stopped the batch: %v", stopped.Failure)
+			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(steps), "ns/point")
 		})
 	}
