@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"github.com/kernelsim/lfsim/linearizability"
@@ -92,6 +93,16 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 	if h == nil {
 		h = &linearizability.History{}
 	}
+	// Room for every call the workload can make and the final drain, so
+	// that the history is not copied as it grows.
+	calls := 1
+	for _, t := range w.Tasks {
+		calls += len(t.Ops)
+	}
+	for _, irq := range w.IRQs {
+		calls += min(irq.Fires, len(irq.Ops))
+	}
+	h.Ops = slices.Grow(h.Ops, calls)
 	next := uint64(0)
 	client := 0
 	call := func(c *sim.Ctx, id int, op AlfOp, single bool) {
