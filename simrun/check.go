@@ -27,8 +27,8 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	executions := fs.Int("executions", 1_000_000, "stop after this many runs (0: no limit): the answer is then incomplete")
 	noReduction := fs.Bool("no-reduction", false, "run every schedule, equivalent or not")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines searching at once, each on a machine of its own (the answer does not depend on it; 1 with --cover)")
-	shardFlag := fs.String("shard", "", "search only part I of N of the tree: I/N, I a number or the environment variable holding it")
-	record := fs.String("record", "", "write the part's result for simrun merge to this file (default with --shard: SCENARIO-check-partI-of-N.json)")
+	shardFlag := fs.String("shard", "", "search only part I of N of the tree: `I/N`, I a number or the environment variable holding it")
+	record := fs.String("record", "", "write the part's result for simrun merge to this `FILE` (default with --shard: SCENARIO-check-partI-of-N.json)")
 	rf := addRunFlags(fs, "SCENARIO-check.sched")
 	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
 	s, v, err := c.parseRun(fs, rf, args)

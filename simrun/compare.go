@@ -34,10 +34,10 @@ func (c *Command) compareCmd(ctx context.Context, args []string, stdout, stderr 
 	fs := newFlagSet("compare")
 	budget := fs.Duration("budget", 60*time.Second, "time each column may take")
 	seed := fs.Uint64("seed", 1, "seed of the exploration and of the stress mix")
-	strategy := fs.String("strategy", explore.Random, "the simulator's strategy: random or pct")
-	race := fs.String("race", "auto", "the go test -race column: auto (plain-memory subjects only), on or off")
+	strategy := fs.String("strategy", explore.Random, "the simulator's `strategy`: random or pct")
+	race := fs.String("race", "auto", "the go test -race column: `mode` auto (plain-memory subjects only), on or off")
 	var set setFlags
-	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
+	fs.Var(&set, "set", "scenario parameter `key=value` (repeatable)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "compare", err)

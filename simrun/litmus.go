@@ -38,7 +38,7 @@ type litmusJSON struct {
 // verdict with the Result line of its test.
 func (c *Command) litmusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("litmus")
-	model := fs.String("model", "lkmm", "memory model: lkmm, sc or tso")
+	model := fs.String("model", "lkmm", "memory `model`: lkmm, sc or tso")
 	asJSON := fs.Bool("json", false, "print one JSON object per test, in an array")
 	explain := fs.Bool("explain", false, "for a forbidden outcome, print the cycle that forbids it")
 	pos, err := parseInterleaved(fs, args)

@@ -93,7 +93,7 @@ func replayMerged(s *scenario.Scenario, f *schedule.File, stderr io.Writer) (exp
 // unsharded exploration's answer.
 func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("merge")
-	out := fs.String("o", "", "schedule file to write the first failure to (default SCENARIO-seedN.sched)")
+	out := fs.String("o", "", "schedule `FILE` to write the first failure to (default SCENARIO-seedN.sched)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	coverage := fs.Bool("cover", false, "report the shards' coverage (they must have collected it with --cover)")
 	paths, err := parseInterleaved(fs, args)

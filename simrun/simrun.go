@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +37,9 @@ const (
 
 const usage = `usage:
   simrun list [SCENARIO]
-  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--max-steps=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun merge FILE... [-o OUT] [--cover] [--json]
-  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
+  simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--max-steps=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N] [--workers=N]
@@ -47,7 +48,75 @@ const usage = `usage:
   simrun bench [--benchtime=D]
   simrun compare SCENARIO [--budget=D] [--seed=N] [--strategy=random|pct] [--race=auto|on|off] [--set key=value ...]
 
-A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.`
+A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.
+simrun COMMAND --help says what each of a command's flags means and its default.`
+
+// commands says what each subcommand does, for its --help.
+var commands = []struct{ name, args, doc string }{
+	{"list", "[SCENARIO]", "Lists the scenarios, their parameters with their defaults, and whether each must pass or is known to fail; with a scenario, what each of its parameters means and the values it takes."},
+	{"explore", "SCENARIO", "Runs the scenario's schedules, each one decided by the strategy from the seed and the run's number, until one fails or the budget is spent. A failing schedule is saved, and replays exactly."},
+	{"merge", "FILE...", "Adds up the records of the shards of one exploration (explore --shard --record) or of one check (check --shard --record) into the answer of the whole, and saves its failing schedule."},
+	{"check", "SCENARIO", "Runs every schedule of the scenario within the bounds, equivalent schedules once: a pass is a proof for those bounds, a failure has the fewest preemptions."},
+	{"strategies", "SCENARIO", "Compares the exploration strategies on the scenario: for each, how many runs it takes to find a failure, over several seeds."},
+	{"replay", "FILE", "Replays a schedule file (or a fuzz corpus file) step by step and says whether the recorded failure reproduces."},
+	{"shrink", "FILE", "Shrinks a failing schedule: fewer steps, CPU changes and preemptions, and smaller parameters, keeping the same failure."},
+	{"corpus", "FILE", "Turns a schedule into an input of the fuzz target of its scenario, so that go test replays it as a regression test."},
+	{"litmus", "FILE|DIR...", "Runs litmus tests (herd7's C format) under a memory model and compares the outcomes with each file's expected result."},
+	{"bench", "", "Runs the native builds of the subjects and prints the original's benchmark tables with this machine's figures beside them."},
+	{"compare", "SCENARIO", "Tabulates what the simulator finds on the scenario against a stress test of its native build on real threads, in the same budget."},
+}
+
+// helpError is a request for a command's help (-h or --help).
+type helpError struct{ fs *flag.FlagSet }
+
+func (h helpError) Error() string { return "help requested" }
+
+// writeHelp prints a command's help: how to call it, what it does, and
+// every flag with its meaning and default.
+func writeHelp(w io.Writer, fs *flag.FlagSet) {
+	name := fs.Name()
+	for _, c := range commands {
+		if c.name == name {
+			fmt.Fprintf(w, "usage: simrun %s %s [flags]\n\n%s\n", name, c.args, c.doc)
+		}
+	}
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprintf(w, "\nflags:\n")
+			first = false
+		}
+		kind, doc := flag.UnquoteUsage(f)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		head := "  " + dash + f.Name
+		if kind != "" && dash == "-" {
+			head += " " + kind
+		} else if kind != "" {
+			head += "=" + kind
+		}
+		fmt.Fprintf(w, "%s\n      %s", head, doc)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && !strings.Contains(doc, "(default") {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
 
 // Run runs the command on args (without the program name) and returns the
 // exit status.
@@ -60,6 +129,14 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, usage)
 		return exitUsage
 	}
+	if len(args) > 1 && wantsHelp(args[1:]) && args[0] != "help" {
+		return c.help(ctx, args[0], stdout, stderr)
+	}
+	return c.dispatch(ctx, args, stdout, stderr)
+}
+
+// dispatch runs the subcommand args[0] on the rest of args.
+func (c *Command) dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
 		if len(args) > 1 {
@@ -87,11 +164,30 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		if len(args) == 2 {
+			return c.help(ctx, args[1], stdout, stderr)
+		}
 		fmt.Fprintln(stdout, usage)
 		return exitPass
 	}
 	fmt.Fprintf(stderr, "simrun: unknown command %q (want list, explore, merge, check, strategies, replay, shrink, corpus, litmus, bench or compare)\n", args[0])
 	return exitUsage
+}
+
+// help prints the help of command cmd to stdout: the command parses its
+// flags and, asked for help, prints it where its errors would go.
+func (c *Command) help(ctx context.Context, cmd string, stdout, stderr io.Writer) int {
+	if cmd == "list" {
+		// list has no flags to parse.
+		fs := newFlagSet("list")
+		writeHelp(stdout, fs)
+		return exitPass
+	}
+	if !slices.ContainsFunc(commands, func(e struct{ name, args, doc string }) bool { return e.name == cmd }) {
+		return c.dispatch(ctx, []string{cmd}, stdout, stderr) // an unknown command, said as such
+	}
+	c.dispatch(ctx, []string{cmd, "--help"}, io.Discard, stdout)
+	return exitPass
 }
 
 func (c *Command) list(w io.Writer) int {
@@ -147,12 +243,12 @@ type runFlags struct {
 func addRunFlags(fs *flag.FlagSet, defaultOut string) *runFlags {
 	rf := &runFlags{
 		maxSteps: fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run"),
-		out:      fs.String("o", "", "schedule file to write on failure (default "+defaultOut+")"),
+		out:      fs.String("o", "", "schedule `FILE` to write on failure (default "+defaultOut+")"),
 		asJSON:   fs.Bool("json", false, "print one JSON object"),
-		trace:    fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: lines or columns"),
+		trace:    fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: `mode` lines or columns"),
 		cover:    fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders"),
 	}
-	fs.Var(&rf.set, "set", "scenario parameter key=value (repeatable)")
+	fs.Var(&rf.set, "set", "scenario parameter `key=value` (repeatable)")
 	return rf
 }
 
@@ -205,6 +301,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, helpError{fs}
+			}
 			return nil, err
 		}
 		if fs.NArg() == 0 {
@@ -222,8 +321,9 @@ func newFlagSet(name string) *flag.FlagSet {
 }
 
 func usageError(stderr io.Writer, cmd string, err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stderr, usage)
+	var h helpError
+	if errors.As(err, &h) {
+		writeHelp(stderr, h.fs)
 	} else {
 		fmt.Fprintf(stderr, "simrun %s: %v\n", cmd, err)
 	}
@@ -251,14 +351,14 @@ func toJSON(f *sim.Failure) *failureJSON {
 
 func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("explore")
-	strategy := fs.String("strategy", explore.Mix, "mix (random, PCT and POS in turn), random, pct or pos")
+	strategy := fs.String("strategy", explore.Mix, "`strategy`: mix (random, PCT and POS in turn), random, pct or pos")
 	seed := fs.Uint64("seed", 1, "seed of the exploration")
 	runs := fs.Int("runs", 100_000, "at most this many runs (0: no limit)")
 	budget := fs.Duration("time", 60*time.Second, "at most this long (0: no limit)")
 	depth := fs.Int("depth", 3, "PCT depth")
 	workers := fs.Int("workers", runtime.NumCPU(), "runs at once, each on a machine of its own (the answer does not depend on it)")
-	shardFlag := fs.String("shard", "", "explore only share I of N of the run numbers: I/N, I a number or the environment variable holding it (JOB_COMPLETION_INDEX/8)")
-	record := fs.String("record", "", "write the exploration's result for simrun merge to this file (default with --shard: SCENARIO-seedN-shardI-of-N.json)")
+	shardFlag := fs.String("shard", "", "explore only share I of N of the run numbers: `I/N`, I a number or the environment variable holding it (JOB_COMPLETION_INDEX/8)")
+	record := fs.String("record", "", "write the exploration's result for simrun merge to this `FILE` (default with --shard: SCENARIO-seedN-shardI-of-N.json)")
 	rf := addRunFlags(fs, "SCENARIO-seedN.sched")
 	maxSteps, out, asJSON, trace, coverage := rf.maxSteps, rf.out, rf.asJSON, rf.trace, rf.cover
 	s, v, err := c.parseRun(fs, rf, args)
@@ -439,7 +539,7 @@ func rate(steps int64, d time.Duration) string {
 
 func (c *Command) replayCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay")
-	trace := fs.String("trace", "", "print the interleaving: lines or columns")
+	trace := fs.String("trace", "", "print the interleaving: `mode` lines or columns")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -543,7 +643,7 @@ func withVis(f *failureJSON, vis string) *failureJSON {
 
 func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("shrink")
-	out := fs.String("o", "", "where to write the shrunk schedule (default FILE with .min.sched)")
+	out := fs.String("o", "", "`FILE` to write the shrunk schedule to (default FILE with .min.sched)")
 	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
 	attempts := fs.Int("attempts", shrink.DefaultAttempts, "replays at most")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for a smaller workload's re-search (the result does not depend on it)")
@@ -625,7 +725,7 @@ func unknownScenario(f *schedule.File, path string) error {
 
 func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("corpus")
-	out := fs.String("o", "", "where to write the corpus entry (default testdata/fuzz/<Target>/<name of FILE>)")
+	out := fs.String("o", "", "`FILE` to write the corpus entry to (default testdata/fuzz/<Target>/<name of FILE>)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "corpus", err)

@@ -378,3 +378,39 @@ Previous write at 0x00c000024180 by goroutine 12:
 `
 	assert.Equal(t, "read in pool/ring2005native.(*Ring).AllocData() at pool/ring2005/ring.go:56, previous write in pool/ring2005native.(*Ring).FreeData() at pool/ring2005/ring.go:81", raceSite(report))
 }
+
+// TestEveryCommandHasHelp asks every subcommand for its help in each way
+// a user would, and checks that it answers on stdout with exit 0, naming
+// each flag the command parses with its meaning and default.
+func TestEveryCommandHasHelp(t *testing.T) {
+	flags := map[string][]string{
+		"explore": {"--strategy=strategy", "--seed=uint", "--runs=int", "--time=duration", "--depth=int", "--workers=int", "--shard=I/N", "--record=FILE", "--cover", "--max-steps=int", "--set=key=value", "-o FILE", "--trace=mode", "--json"},
+		"check":   {"--preemptions=int", "--interrupts=int", "--failures=int", "--executions=int", "--no-reduction", "--workers=int", "--shard=I/N", "--record=FILE", "--max-steps=int"},
+		"merge":   {"-o FILE", "--cover", "--json"},
+		"replay":  {"--trace=mode", "--json"},
+		"shrink":  {"-o FILE", "--time=duration", "--attempts=int", "--workers=int"},
+		"corpus":  {"-o FILE"},
+		"litmus":  {"--model=model", "--explain", "--json"},
+		"bench":   {"--benchtime=duration"},
+	}
+	for _, cmd := range commands {
+		for _, ask := range [][]string{{cmd.name, "--help"}, {cmd.name, "-h"}, {"help", cmd.name}, {cmd.name, "x", "--help"}} {
+			t.Run(strings.Join(ask, " "), func(t *testing.T) {
+				code, out, errOut := simrun(t, ask...)
+				assert.Equal(t, exitPass, code)
+				assert.Empty(t, errOut)
+				assert.True(t, strings.HasPrefix(out, "usage: simrun "+cmd.name+" "), out)
+				assert.Contains(t, out, cmd.doc)
+				for _, f := range flags[cmd.name] {
+					assert.Contains(t, out, "\n  "+f+"\n      ", "flag %s", f)
+				}
+			})
+		}
+	}
+	_, out, _ := simrun(t, "explore", "--help")
+	assert.Contains(t, out, "--max-steps=int\n      step budget of one run (default 200000)\n")
+	assert.Contains(t, out, "--seed=uint\n      seed of the exploration (default 1)\n")
+	code, _, errOut := simrun(t, "nosuch", "--help")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, `unknown command "nosuch"`)
+}

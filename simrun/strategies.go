@@ -21,7 +21,7 @@ func (c *Command) strategiesCmd(ctx context.Context, args []string, stdout, stde
 	runs := fs.Int("runs", 10_000, "runs per seed at most")
 	maxSteps := fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run")
 	var set setFlags
-	fs.Var(&set, "set", "scenario parameter key=value (repeatable)")
+	fs.Var(&set, "set", "scenario parameter `key=value` (repeatable)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "strategies", err)
