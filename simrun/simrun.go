@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,14 +37,14 @@ const (
 )
 
 const usage = `usage:
-  simrun list [SCENARIO]
+  simrun list [SCENARIO] [--json]
   simrun explore SCENARIO [--strategy=mix|random|pct|pos] [--seed=N] [--runs=N] [--time=D] [--depth=N] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--max-steps=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun merge FILE... [-o OUT] [--cover] [--json]
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--max-steps=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
   simrun replay FILE [--trace=lines|columns] [--json]
-  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N] [--workers=N]
-  simrun corpus FILE [-o OUT]
+  simrun shrink FILE [-o OUT] [--time=D] [--attempts=N] [--workers=N] [--json]
+  simrun corpus FILE [-o OUT] [--json]
   simrun litmus FILE|DIR... [--model=lkmm|sc|tso] [--explain] [--json]
   simrun bench [--benchtime=D]
   simrun compare SCENARIO [--budget=D] [--seed=N] [--strategy=random|pct] [--race=auto|on|off] [--set key=value ...]
@@ -132,17 +133,75 @@ func (c *Command) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 	if len(args) > 1 && wantsHelp(args[1:]) && args[0] != "help" {
 		return c.help(ctx, args[0], stdout, stderr)
 	}
+	if wantsJSON(args[1:]) {
+		return c.dispatchJSON(ctx, args, stdout, stderr)
+	}
 	return c.dispatch(ctx, args, stdout, stderr)
+}
+
+// dispatchJSON runs a subcommand asked for JSON so that whatever happens
+// stdout holds one JSON value: when the command ends in an error before
+// printing its own, the error goes there too, as {"error": ..., "exit":
+// status}, besides stderr.
+func (c *Command) dispatchJSON(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out := &countingWriter{w: stdout}
+	var said strings.Builder
+	code := c.dispatch(ctx, args, out, io.MultiWriter(stderr, &said))
+	if code == exitPass || out.n > 0 {
+		return code
+	}
+	var msgs []string
+	for _, l := range strings.Split(strings.TrimSpace(said.String()), "\n") {
+		if l = strings.TrimPrefix(l, "simrun "+args[0]+": "); l != "" {
+			msgs = append(msgs, strings.TrimPrefix(l, "simrun: "))
+		}
+	}
+	if len(msgs) == 0 {
+		msgs = append(msgs, fmt.Sprintf("simrun %s ended with status %d", args[0], code))
+	}
+	json.NewEncoder(stdout).Encode(struct {
+		Error string `json:"error"`
+		Exit  int    `json:"exit"`
+	}{strings.Join(msgs, "; "), code})
+	return code
+}
+
+// countingWriter counts what goes through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
+
+// wantsJSON reports whether args set --json before any "--".
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "json" {
+			continue
+		}
+		if !hasVal {
+			return true
+		}
+		b, err := strconv.ParseBool(val)
+		return err == nil && b
+	}
+	return false
 }
 
 // dispatch runs the subcommand args[0] on the rest of args.
 func (c *Command) dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
-		if len(args) > 1 {
-			return c.describe(args[1:], stdout, stderr)
-		}
-		return c.list(stdout)
+		return c.listCmd(args[1:], stdout, stderr)
 	case "explore":
 		return c.exploreCmd(ctx, args[1:], stdout, stderr)
 	case "check":
@@ -177,16 +236,74 @@ func (c *Command) dispatch(ctx context.Context, args []string, stdout, stderr io
 // help prints the help of command cmd to stdout: the command parses its
 // flags and, asked for help, prints it where its errors would go.
 func (c *Command) help(ctx context.Context, cmd string, stdout, stderr io.Writer) int {
-	if cmd == "list" {
-		// list has no flags to parse.
-		fs := newFlagSet("list")
-		writeHelp(stdout, fs)
-		return exitPass
-	}
 	if !slices.ContainsFunc(commands, func(e struct{ name, args, doc string }) bool { return e.name == cmd }) {
 		return c.dispatch(ctx, []string{cmd}, stdout, stderr) // an unknown command, said as such
 	}
 	c.dispatch(ctx, []string{cmd, "--help"}, io.Discard, stdout)
+	return exitPass
+}
+
+// listCmd lists the scenarios, or describes one.
+func (c *Command) listCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("list")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return usageError(stderr, "list", err)
+	}
+	if *asJSON {
+		return c.listJSON(pos, stdout, stderr)
+	}
+	if len(pos) > 0 {
+		return c.describe(pos, stdout, stderr)
+	}
+	return c.list(stdout)
+}
+
+type scenarioJSON struct {
+	Name    string      `json:"name"`
+	Summary string      `json:"summary"`
+	Fails   bool        `json:"known_to_fail"`
+	Params  []paramJSON `json:"params"`
+}
+
+type paramJSON struct {
+	Name    string   `json:"name"`
+	Doc     string   `json:"doc"`
+	Default string   `json:"default"`
+	Min     int      `json:"min"`
+	Max     int      `json:"max"`
+	Choices []string `json:"choices,omitempty"`
+}
+
+// listJSON prints every scenario, or the one named, as JSON.
+func (c *Command) listJSON(pos []string, stdout, stderr io.Writer) int {
+	desc := func(s *scenario.Scenario) scenarioJSON {
+		sj := scenarioJSON{Name: s.Name, Summary: s.Summary, Fails: s.Fails, Params: []paramJSON{}}
+		for _, p := range s.Params {
+			sj.Params = append(sj.Params, paramJSON{p.Name, p.Doc, p.Default, p.Min, p.Max, p.Choices})
+		}
+		return sj
+	}
+	enc := json.NewEncoder(stdout)
+	switch len(pos) {
+	case 0:
+		all := []scenarioJSON{}
+		for _, s := range c.Scenarios {
+			all = append(all, desc(s))
+		}
+		enc.Encode(struct {
+			Scenarios []scenarioJSON `json:"scenarios"`
+		}{all})
+	case 1:
+		s, err := c.Scenarios.Lookup(pos[0])
+		if err != nil {
+			return usageError(stderr, "list", err)
+		}
+		enc.Encode(desc(s))
+	default:
+		return usageError(stderr, "list", errors.New("want at most one scenario name"))
+	}
 	return exitPass
 }
 
@@ -571,17 +688,17 @@ func (c *Command) replayCmd(args []string, stdout, stderr io.Writer) int {
 		vis = attach(rep.Failure, path, stderr)
 	}
 	if *asJSON {
-		var rec *failureJSON
-		if f.Failure != nil {
-			rec = &failureJSON{Kind: f.Failure.Kind, Message: f.Failure.Message, Step: f.Failure.Step}
+		var rec *recordedJSON
+		if fl := f.Failure; fl != nil {
+			rec = &recordedJSON{fl.Kind, fl.Message, fl.Step, fl.Site}
 		}
 		json.NewEncoder(stdout).Encode(struct {
-			Schedule   string       `json:"schedule"`
-			Scenario   string       `json:"scenario"`
-			Steps      int          `json:"steps"`
-			Failure    *failureJSON `json:"failure"`
-			Recorded   *failureJSON `json:"recorded"`
-			Reproduced bool         `json:"reproduced"`
+			Schedule   string        `json:"schedule"`
+			Scenario   string        `json:"scenario"`
+			Steps      int           `json:"steps"`
+			Failure    *failureJSON  `json:"failure"`
+			Recorded   *recordedJSON `json:"recorded"`
+			Reproduced bool          `json:"reproduced"`
 		}{path, f.Scenario, rep.Steps, withVis(toJSON(rep.Failure), vis), rec, rep.Reproduced})
 		return code
 	}
@@ -647,6 +764,7 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
 	attempts := fs.Int("attempts", shrink.DefaultAttempts, "replays at most")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for a smaller workload's re-search (the result does not depend on it)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "shrink", err)
@@ -677,6 +795,20 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simrun shrink: %v\n", err)
 		return exitUsage
 	}
+	if *asJSON {
+		fl := res.File.Failure
+		json.NewEncoder(stdout).Encode(struct {
+			Schedule string       `json:"schedule"`
+			Saved    string       `json:"saved"`
+			Scenario string       `json:"scenario"`
+			Failure  recordedJSON `json:"failure"`
+			Before   shrunkJSON   `json:"before"`
+			After    shrunkJSON   `json:"after"`
+			Attempts int          `json:"attempts"`
+			Complete bool         `json:"complete"`
+		}{path, dst, res.File.Scenario, recordedJSON{fl.Kind, fl.Message, fl.Step, fl.Site}, shrunkJSON(res.Before), shrunkJSON(res.After), res.Attempts, res.Complete})
+		return exitPass
+	}
 	fmt.Fprintf(stdout, "shrunk %s: %s: %s\n", path, res.File.Failure.Kind, res.File.Failure.Message)
 	fmt.Fprintf(stdout, "  before: %v\n  after:  %v\n", res.Before, res.After)
 	note := ""
@@ -685,6 +817,23 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "  %d replays%s\nsaved to %s\n", res.Attempts, note, dst)
 	return exitPass
+}
+
+// recordedJSON is a failure as a schedule file records it.
+type recordedJSON struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Step    int    `json:"step"`
+	Site    string `json:"site,omitempty"`
+}
+
+// shrunkJSON is a schedule's size, before or after shrinking.
+type shrunkJSON struct {
+	Steps       int    `json:"steps"`
+	Switches    int    `json:"switches"`
+	Preemptions int    `json:"preemptions"`
+	Interrupts  int    `json:"interrupts"`
+	Params      string `json:"params"`
 }
 
 // readSchedule reads a schedule file, or a Go fuzz corpus file of one of
@@ -726,6 +875,7 @@ func unknownScenario(f *schedule.File, path string) error {
 func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("corpus")
 	out := fs.String("o", "", "`FILE` to write the corpus entry to (default testdata/fuzz/<Target>/<name of FILE>)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "corpus", err)
@@ -757,6 +907,15 @@ func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	if err := os.WriteFile(dst, fuzz.Corpus(data), 0o644); err != nil {
 		fmt.Fprintf(stderr, "simrun corpus: %v\n", err)
 		return exitUsage
+	}
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(struct {
+			Schedule string `json:"schedule"`
+			Wrote    string `json:"wrote"`
+			Target   string `json:"target"`
+			Bytes    int    `json:"bytes"`
+		}{pos[0], dst, t.Name, len(data)})
+		return exitPass
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes of decisions for %s): copy it under fuzz/testdata/fuzz/%s/ to make it a regression test\n", dst, len(data), t.Name, t.Name)
 	return exitPass

@@ -414,3 +414,118 @@ func TestEveryCommandHasHelp(t *testing.T) {
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, `unknown command "nosuch"`)
 }
+
+// decodeOne decodes stdout as exactly one JSON object.
+func decodeOne(t *testing.T, out string) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(out))
+	var v map[string]any
+	require.NoError(t, dec.Decode(&v), "stdout: %q", out)
+	assert.False(t, dec.More(), "one JSON object, no more: %q", out)
+	return v
+}
+
+// TestJSONOnEveryError runs every subcommand that takes --json into each
+// class of error, and checks that stdout is then one JSON object naming
+// the error with exit 2, while stderr still says it in a line.
+func TestJSONOnEveryError(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "-o", good)
+	require.Equal(t, exitFailure, code)
+	data, err := os.ReadFile(good)
+	require.NoError(t, err)
+	corrupt := filepath.Join(dir, "c.sched")
+	require.NoError(t, os.WriteFile(corrupt, bytes.Replace(data, []byte("s0"), []byte("s1"), 1), 0o644))
+	missing := filepath.Join(dir, "nope.sched")
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"explore unknown flag":     {[]string{"explore", "ring2005", "--bogus"}, "flag provided but not defined: -bogus"},
+		"explore bad value":        {[]string{"explore", "ring2005", "--runs=many"}, `invalid value "many"`},
+		"explore unknown scenario": {[]string{"explore", "ring2006"}, `unknown scenario "ring2006"`},
+		"explore bad param":        {[]string{"explore", "ring2005", "--set", "ring=0"}, "ring=0: want 1..4096"},
+		"check bad bound":          {[]string{"check", "ring2005", "--preemptions=-1"}, "bounds must not be negative"},
+		"check no scenario":        {[]string{"check"}, "want exactly one scenario name"},
+		"replay missing file":      {[]string{"replay", missing}, "no such file"},
+		"replay corrupt file":      {[]string{"replay", corrupt}, "corrupt schedule file"},
+		"replay two files":         {[]string{"replay", good, good}, "want exactly one schedule file"},
+		"shrink missing file":      {[]string{"shrink", missing}, "no such file"},
+		"shrink bad budget":        {[]string{"shrink", good, "--attempts=0"}, "want a positive budget"},
+		"corpus corrupt file":      {[]string{"corpus", corrupt}, "corrupt schedule file"},
+		"corpus no target":         {[]string{"corpus", good, "-o", filepath.Join(dir, "e")}, "no fuzz target runs scenario ring2005"},
+		"merge nothing":            {[]string{"merge"}, ""},
+		"merge missing file":       {[]string{"merge", missing}, "no such file"},
+		"litmus bad model":         {[]string{"litmus", "--model=arm", good}, "arm"},
+		"list unknown scenario":    {[]string{"list", "ring2006"}, `unknown scenario "ring2006"`},
+		"list two scenarios":       {[]string{"list", "ring2005", "skb"}, "want at most one scenario name"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := simrun(t, append(tc.args, "--json")...)
+			assert.Equal(t, exitUsage, code)
+			v := decodeOne(t, out)
+			msg, _ := v["error"].(string)
+			assert.NotEmpty(t, msg)
+			assert.Contains(t, msg, tc.want)
+			assert.NotContains(t, msg, "simrun "+tc.args[0]+":", "the message without the command's prefix")
+			assert.EqualValues(t, exitUsage, v["exit"])
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "stderr still says it in a line: %q", errOut)
+		})
+	}
+	// --json=false asks for text.
+	code, out, _ := simrun(t, "explore", "ring2006", "--json=false")
+	assert.Equal(t, exitUsage, code)
+	assert.Empty(t, out)
+}
+
+// TestJSONOfShrinkCorpusAndList: the commands that printed only text have
+// one JSON object each.
+func TestJSONOfShrinkCorpusAndList(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "crash.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "--set", "packets=8", "--set", "burst=4", "--set", "ring=4", "--seed=4", "-o", path)
+	require.Equal(t, exitFailure, code)
+
+	code, out, errOut := simrun(t, "shrink", path, "--json", "--attempts=200")
+	require.Equal(t, exitPass, code, errOut)
+	v := decodeOne(t, out)
+	assert.Equal(t, path, v["schedule"])
+	assert.Equal(t, filepath.Join(dir, "crash.min.sched"), v["saved"])
+	assert.Equal(t, "panic", v["failure"].(map[string]any)["kind"])
+	before, after := v["before"].(map[string]any), v["after"].(map[string]any)
+	assert.LessOrEqual(t, after["steps"], before["steps"])
+	assert.Contains(t, after["params"], "cpus=")
+
+	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005", "crash")
+	code, out, errOut = simrun(t, "corpus", path, "-o", entry, "--json")
+	require.Equal(t, exitPass, code, errOut)
+	v = decodeOne(t, out)
+	assert.Equal(t, entry, v["wrote"])
+	assert.Equal(t, "FuzzRing2005", v["target"])
+	assert.Greater(t, v["bytes"], 0.0)
+
+	code, out, _ = simrun(t, "list", "--json")
+	require.Equal(t, exitPass, code)
+	v = decodeOne(t, out)
+	all := v["scenarios"].([]any)
+	require.Len(t, all, len(scenario.All()))
+	first := all[0].(map[string]any)
+	assert.Equal(t, "ring2005", first["name"])
+	assert.Equal(t, true, first["known_to_fail"])
+	code, out, _ = simrun(t, "list", "alf-aba", "--json")
+	require.Equal(t, exitPass, code)
+	v = decodeOne(t, out)
+	assert.Equal(t, "alf-aba", v["name"])
+	assert.NotEmpty(t, v["params"])
+
+	// The file recorded a failure with no CPU: replay's "recorded" says
+	// what the file holds.
+	code, out, _ = simrun(t, "replay", path, "--json")
+	assert.Equal(t, exitFailure, code)
+	v = decodeOne(t, out)
+	rec := v["recorded"].(map[string]any)
+	assert.Equal(t, "panic", rec["kind"])
+	assert.NotContains(t, rec, "cpu")
+}
