@@ -58,7 +58,7 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		}
 		part = exhaustive.Part{Index: sh.Index, Count: sh.Count}
 		if recordPath == "" {
-			recordPath = fmt.Sprintf("%s-check-part%d-of-%d.json", s.Name, part.Index, part.Count)
+			recordPath = defaultName(s, s.Set(v), fmt.Sprintf("-check-part%d-of-%d.json", part.Index, part.Count))
 		}
 	} else if recordPath != "" {
 		return usageError(stderr, "check", errors.New("--record records a part of the search: give --shard too"))
@@ -92,13 +92,13 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	}
 	path := *out
 	if path == "" {
-		path = s.Name + "-check.sched"
+		path = defaultName(s, s.Set(v), "-check.sched")
 	}
 	code := exitPass
 	var fj *failureJSON
 	if res.Failure != nil {
 		code = exitFailure
-		fj = saveFailure("check", path, res.Schedule, res.Failure, stderr)
+		fj = saveFailure("check", path, *out != "", res.Schedule, res.Failure, stderr)
 	} else if res.Interrupted {
 		code = exitInterrupted
 	} else if !res.Complete && part.Count == 0 {

@@ -73,7 +73,7 @@ func (c *Command) compareCmd(ctx context.Context, args []string, stdout, stderr 
 	}
 	simulated := column{name: "simulator", runs: fmt.Sprintf("%d runs", res.Runs)}
 	if res.Failure != nil {
-		path := fmt.Sprintf("%s-compare-seed%d.sched", s.Name, *seed)
+		path := freshName(defaultName(s, res.Schedule.Params, fmt.Sprintf("-compare-seed%d.sched", *seed)), res.Schedule.Encode())
 		simulated.found, simulated.first, simulated.runs = true, res.Elapsed, fmt.Sprintf("run %d of %d", res.FailRun, res.Runs)
 		simulated.what = fmt.Sprintf("%s on CPU%d: %s", res.Failure.Kind, res.Failure.CPU, res.Failure.Message)
 		if err := os.WriteFile(path, res.Schedule.Encode(), 0o644); err != nil {

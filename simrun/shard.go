@@ -168,10 +168,10 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		path := *out
 		if path == "" {
-			path = fmt.Sprintf("%s-seed%d.sched", s.Name, rs[0].Seed)
+			path = defaultName(s, m.Schedule.Params, fmt.Sprintf("-seed%d.sched", rs[0].Seed))
 		}
 		failure = rep.Failure
-		fj = saveFailure("merge", path, m.Schedule, failure, stderr)
+		fj = saveFailure("merge", path, *out != "", m.Schedule, failure, stderr)
 		fj.Run = &m.FailRun
 	}
 	if *asJSON {
@@ -263,10 +263,11 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 			return bad
 		}
 		failure = rep.Failure
-		if out == "" {
-			out = s.Name + "-check.sched"
+		path := out
+		if path == "" {
+			path = defaultName(s, m.Schedule.Params, "-check.sched")
 		}
-		fj = saveFailure("merge", out, m.Schedule, failure, stderr)
+		fj = saveFailure("merge", path, out != "", m.Schedule, failure, stderr)
 	}
 	verdict := "incomplete"
 	switch {

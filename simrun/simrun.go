@@ -1,12 +1,15 @@
 package simrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -360,7 +363,7 @@ type runFlags struct {
 func addRunFlags(fs *flag.FlagSet, defaultOut string) *runFlags {
 	rf := &runFlags{
 		maxSteps: fs.Int("max-steps", sim.DefaultMaxSteps, "step budget of one run"),
-		out:      fs.String("o", "", "schedule `FILE` to write on failure (default "+defaultOut+")"),
+		out:      fs.String("o", "", "schedule `FILE` to write on failure (default "+defaultOut+", with a hash of the values when --set changes them; numbered rather than written over another file)"),
 		asJSON:   fs.Bool("json", false, "print one JSON object"),
 		trace:    fs.String("trace", "", "on failure, replay the saved schedule and print its interleaving: `mode` lines or columns"),
 		cover:    fs.Bool("cover", false, "report the scheduling points reached and the races seen in both orders"),
@@ -496,7 +499,7 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 			return usageError(stderr, "explore", err)
 		}
 		if recordPath == "" {
-			recordPath = fmt.Sprintf("%s-seed%d-shard%d-of-%d.json", s.Name, *seed, cfg.Shard.Index, cfg.Shard.Count)
+			recordPath = defaultName(s, s.Set(v), fmt.Sprintf("-seed%d-shard%d-of-%d.json", *seed, cfg.Shard.Index, cfg.Shard.Count))
 		}
 	}
 	cfg.Log = recordPath != ""
@@ -505,7 +508,7 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	}
 	path := *out
 	if path == "" {
-		path = fmt.Sprintf("%s-seed%d.sched", s.Name, *seed)
+		path = defaultName(s, s.Set(v), fmt.Sprintf("-seed%d.sched", *seed))
 	}
 	var cv *sim.Coverage
 	if *coverage {
@@ -527,7 +530,7 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	var fj *failureJSON
 	if res.Failure != nil {
 		code = exitFailure
-		fj = saveFailure("explore", path, res.Schedule, res.Failure, stderr)
+		fj = saveFailure("explore", path, *out != "", res.Schedule, res.Failure, stderr)
 		fj.Run = &res.FailRun
 	} else if res.Interrupted {
 		code = exitInterrupted
@@ -584,11 +587,47 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	return code
 }
 
-// saveFailure writes a failing schedule to path before anything else is
-// said, and its visualisation beside it; the failure's JSON names both
-// (no schedule when it could not be written).
-func saveFailure(cmd, path string, f *schedule.File, failure *sim.Failure, stderr io.Writer) *failureJSON {
-	if err := os.WriteFile(path, f.Encode(), 0o644); err != nil {
+// defaultName is the name of a command's output for scenario s when -o
+// gives none: the scenario's name, a short hash of the parameters when
+// they are not the defaults (so that runs with other values do not take
+// each other's names), then what tells this output apart (-seed1.sched).
+func defaultName(s *scenario.Scenario, params []string, rest string) string {
+	def, err := s.Values(nil)
+	if err == nil && slices.Equal(s.Set(def), params) {
+		return s.Name + rest
+	}
+	return fmt.Sprintf("%s-%08x%s", s.Name, crc32.ChecksumIEEE([]byte(strings.Join(params, " "))), rest)
+}
+
+// freshName is path, unless path holds something other than data: then
+// the first of its numbered variants (x-2.sched, x-3.sched, ...) that is
+// free or holds data already. A command never writes a finding over a
+// file it did not name with -o; the same finding again keeps its name.
+func freshName(path string, data []byte) string {
+	ext := filepath.Ext(path)
+	stem := strings.TrimSuffix(path, ext)
+	for n := 1; ; n++ {
+		p := path
+		if n > 1 {
+			p = fmt.Sprintf("%s-%d%s", stem, n, ext)
+		}
+		old, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && bytes.Equal(old, data)) {
+			return p
+		}
+	}
+}
+
+// saveFailure writes a failing schedule before anything else is said: to
+// path when -o named it, else to a fresh name from path (see freshName);
+// and its visualisation beside it. The failure's JSON names both (no
+// schedule when it could not be written).
+func saveFailure(cmd, path string, named bool, f *schedule.File, failure *sim.Failure, stderr io.Writer) *failureJSON {
+	data := f.Encode()
+	if !named {
+		path = freshName(path, data)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		fmt.Fprintf(stderr, "simrun %s: cannot save the failing schedule: %v\n", cmd, err)
 		path = ""
 	}
@@ -760,7 +799,7 @@ func withVis(f *failureJSON, vis string) *failureJSON {
 
 func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("shrink")
-	out := fs.String("o", "", "`FILE` to write the shrunk schedule to (default FILE with .min.sched)")
+	out := fs.String("o", "", "`FILE` to write the shrunk schedule to (default FILE with .min.sched, numbered rather than written over another file)")
 	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
 	attempts := fs.Int("attempts", shrink.DefaultAttempts, "replays at most")
 	workers := fs.Int("workers", runtime.NumCPU(), "goroutines for a smaller workload's re-search (the result does not depend on it)")
@@ -787,11 +826,11 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "shrink", fmt.Errorf("%s: %w", path, err))
 	}
-	dst := *out
+	dst, data := *out, res.File.Encode()
 	if dst == "" {
-		dst = strings.TrimSuffix(path, filepath.Ext(path)) + ".min.sched"
+		dst = freshName(strings.TrimSuffix(path, filepath.Ext(path))+".min.sched", data)
 	}
-	if err := os.WriteFile(dst, res.File.Encode(), 0o644); err != nil {
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
 		fmt.Fprintf(stderr, "simrun shrink: %v\n", err)
 		return exitUsage
 	}
@@ -874,7 +913,7 @@ func unknownScenario(f *schedule.File, path string) error {
 
 func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("corpus")
-	out := fs.String("o", "", "`FILE` to write the corpus entry to (default testdata/fuzz/<Target>/<name of FILE>)")
+	out := fs.String("o", "", "`FILE` to write the corpus entry to (default testdata/fuzz/<Target>/<name of FILE>, numbered rather than written over another file)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -898,7 +937,7 @@ func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	dst := *out
 	if dst == "" {
 		base := filepath.Base(pos[0])
-		dst = filepath.Join("testdata", "fuzz", t.Name, strings.TrimSuffix(base, filepath.Ext(base)))
+		dst = freshName(filepath.Join("testdata", "fuzz", t.Name, strings.TrimSuffix(base, filepath.Ext(base))), fuzz.Corpus(data))
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		fmt.Fprintf(stderr, "simrun corpus: %v\n", err)

@@ -529,3 +529,55 @@ func TestJSONOfShrinkCorpusAndList(t *testing.T) {
 	assert.Equal(t, "panic", rec["kind"])
 	assert.NotContains(t, rec, "cpu")
 }
+
+// TestFindingsAreNeverWrittenOver: default output names tell runs with
+// other values apart, and a name that holds another finding is numbered
+// rather than written over; only -o writes where it is told.
+func TestFindingsAreNeverWrittenOver(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	read := func(name string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		return string(b)
+	}
+	saved := func(out string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^schedule saved to (\S+)$`).FindStringSubmatch(out)
+		require.NotNil(t, m, out)
+		return m[1]
+	}
+	code, out, _ := simrun(t, "explore", "ring2005")
+	require.Equal(t, exitFailure, code)
+	first := saved(out)
+	assert.Equal(t, "ring2005-seed1.sched", first)
+	firstBytes := read(first)
+
+	code, out, _ = simrun(t, "explore", "ring2005", "--set", "packets=8")
+	require.Equal(t, exitFailure, code)
+	other := saved(out)
+	assert.Regexp(t, `^ring2005-[0-9a-f]{8}-seed1\.sched$`, other, "other values, another name")
+	code, out, _ = simrun(t, "explore", "ring2005", "--set", "packets=8")
+	require.Equal(t, exitFailure, code)
+	assert.Equal(t, other, saved(out), "the same finding again keeps its name")
+
+	code, out, _ = simrun(t, "explore", "ring2005", "--strategy=random")
+	require.Equal(t, exitFailure, code)
+	assert.Equal(t, "ring2005-seed1-2.sched", saved(out), "another finding under a taken name is numbered")
+	assert.Equal(t, firstBytes, read(first), "the first finding is intact")
+
+	code, out, errOut := simrun(t, "shrink", first, "--attempts=300")
+	require.Equal(t, exitPass, code, errOut)
+	assert.Contains(t, out, "saved to ring2005-seed1.min.sched")
+	require.NoError(t, os.WriteFile("ring2005-seed1.min.sched", []byte("kept\n"), 0o644))
+	code, out, errOut = simrun(t, "shrink", first, "--attempts=300")
+	require.Equal(t, exitPass, code, errOut)
+	assert.Contains(t, out, "saved to ring2005-seed1.min-2.sched")
+	assert.Equal(t, "kept\n", read("ring2005-seed1.min.sched"))
+
+	code, out, _ = simrun(t, "explore", "ring2005", "--strategy=random", "-o", first)
+	require.Equal(t, exitFailure, code)
+	assert.Equal(t, first, saved(out), "-o writes where it is told")
+	assert.Equal(t, read("ring2005-seed1-2.sched"), read(first))
+}
