@@ -36,22 +36,38 @@ func nsPer(fn func(*testing.B)) float64 {
 // Table runs the benchmarks behind the original's two tables and writes
 // them with the original's figures beside ours; progress, if not nil,
 // hears the name of each benchmark as it starts. Each benchmark takes
-// about a second (the testing package's -test.benchtime).
-func Table(w io.Writer, progress func(string)) {
+// about a second (the testing package's -test.benchtime). Once stop is
+// closed no benchmark starts, nothing is written, and Table reports
+// false.
+func Table(w io.Writer, progress func(string), stop <-chan struct{}) bool {
 	note := func(s string) {
 		if progress != nil {
 			progress(s)
 		}
+	}
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	timed := func(fn func(*testing.B)) float64 {
+		if stopped() {
+			return 0
+		}
+		return nsPer(fn)
 	}
 	type row struct{ mpmc, spsc, mpmc4, spsc2 float64 }
 	rows := map[int]row{}
 	for _, bulk := range Bulks {
 		var r row
 		note(fmt.Sprintf("alf_queue bulk %d", bulk))
-		r.mpmc = nsPer(func(b *testing.B) { Single(b, NewAlfMPMC(1), bulk) })
-		r.spsc = nsPer(func(b *testing.B) { Single(b, NewAlfSPSC(1), bulk) })
-		r.mpmc4 = nsPer(func(b *testing.B) { Spread(b, NewAlfMPMC(4), bulk, 2, 2) })
-		r.spsc2 = nsPer(func(b *testing.B) { Spread(b, NewAlfSPSC(2), bulk, 1, 1) })
+		r.mpmc = timed(func(b *testing.B) { Single(b, NewAlfMPMC(1), bulk) })
+		r.spsc = timed(func(b *testing.B) { Single(b, NewAlfSPSC(1), bulk) })
+		r.mpmc4 = timed(func(b *testing.B) { Spread(b, NewAlfMPMC(4), bulk, 2, 2) })
+		r.spsc2 = timed(func(b *testing.B) { Spread(b, NewAlfSPSC(2), bulk, 1, 1) })
 		rows[bulk] = r
 	}
 	note("channel and mutex ring")
@@ -60,19 +76,22 @@ func Table(w io.Writer, progress func(string)) {
 		single float64
 		spread float64
 	}{
-		{"buffered chan, bulk 1", nsPer(func(b *testing.B) { Single(b, NewChan(), 1) }), nsPer(func(b *testing.B) { Spread(b, NewChan(), 1, 2, 2) })},
-		{"mutex ring, bulk 1", nsPer(func(b *testing.B) { Single(b, new(MutexRing), 1) }), nsPer(func(b *testing.B) { Spread(b, new(MutexRing), 1, 2, 2) })},
-		{"mutex ring, bulk 16", nsPer(func(b *testing.B) { Single(b, new(MutexRing), 16) }), nsPer(func(b *testing.B) { Spread(b, new(MutexRing), 16, 2, 2) })},
+		{"buffered chan, bulk 1", timed(func(b *testing.B) { Single(b, NewChan(), 1) }), timed(func(b *testing.B) { Spread(b, NewChan(), 1, 2, 2) })},
+		{"mutex ring, bulk 1", timed(func(b *testing.B) { Single(b, new(MutexRing), 1) }), timed(func(b *testing.B) { Spread(b, new(MutexRing), 1, 2, 2) })},
+		{"mutex ring, bulk 16", timed(func(b *testing.B) { Single(b, new(MutexRing), 16) }), timed(func(b *testing.B) { Spread(b, new(MutexRing), 16, 2, 2) })},
 	}
 	pool := map[string]map[int]float64{}
 	for _, name := range Allocators {
 		note("alloc+free: " + name)
 		pool[name] = map[int]float64{}
 		for _, burst := range []int{1, 256} {
-			pool[name][burst] = nsPer(func(b *testing.B) { PoolBurst(b, name, burst) })
+			pool[name][burst] = timed(func(b *testing.B) { PoolBurst(b, name, burst) })
 		}
 	}
 
+	if stopped() {
+		return false
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "alf_queue: ns per element of one enqueue or one dequeue (ours: one enqueue + one dequeue, halved), one goroutine")
 	fmt.Fprintln(tw, "bulk\tMPMC ours\tMPMC original\tSPSC ours\tSPSC original\t")
@@ -108,6 +127,7 @@ func Table(w io.Writer, progress func(string)) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nslab is package native's kmem_cache (a free list under a mutex), not SLUB; qmempool-bh is Alloc/Free from task context (bh toggles are counters natively).")
+	return true
 }
 
 // figure is ns/op as the tables show it, "-" for a benchmark not run.

@@ -523,6 +523,11 @@ func (w *walker) search(ctx context.Context, run func(sim.Strategy) sim.Result, 
 			d.Pruned, kind = 1, runPruned
 		case errors.Is(r.Err, errCut):
 			d.Cut, kind = 1, runCut
+		case errors.Is(r.Err, sim.ErrStopped):
+			// Stopped part-way by the caller: interrupted, as between runs.
+			w.interrupted = true
+			w.stop()
+			return
 		case r.Err != nil:
 			w.err = fmt.Errorf("bound %d, unit %d of the search tree: %w", w.bounds.Preemptions, w.unit, r.Err)
 			w.stop()

@@ -59,6 +59,7 @@ func Check(ctx context.Context, c CheckConfig) (Checked, error) {
 	var runs []func(sim.Strategy) sim.Result
 	for w := range max(c.Workers, 1) {
 		opt := c.Options
+		opt.Stop = ctx.Done() // an interrupt ends the run going on too
 		if w > 0 {
 			opt.Host = sim.NewHost()
 			defer opt.Host.Close()

@@ -103,6 +103,9 @@ type Outcome struct {
 	FailRun  int
 	Schedule *schedule.File
 	// Interrupted is set when ctx was cancelled before the budget ended.
+	// With a Failure, it says that the exploration was interrupted before
+	// every run below FailRun had ended: a lower run may fail too, and
+	// the counts are those of the runs that ended in order.
 	Interrupted bool
 	// Log is every counted run, in run-number order, when Config.Log is
 	// set.
@@ -161,7 +164,7 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 	}
 	e := &explorer{ctx: ctx, c: &c, plan: newPlan(&c), start: time.Now()}
 	var out Outcome
-	end, run := e.explore(&out)
+	end, run, beyond := e.explore(&out)
 	out.Elapsed = time.Since(e.start)
 	if end == nil {
 		return out, nil
@@ -169,7 +172,7 @@ func Explore(ctx context.Context, c Config) (Outcome, error) {
 	if end.Err != nil {
 		return out, fmt.Errorf("run %d: %w", run, end.Err)
 	}
-	out.Interrupted = false
+	out.Interrupted = beyond
 	r := located(c.Scenario, c.Values, c.Options, *end)
 	out.Failure, out.FailRun = r.Failure, run
 	out.Schedule = c.file(r, run)
@@ -277,19 +280,32 @@ var ErrWatchdog = errors.New("the host watchdog stopped the replay")
 // s (another scenario, bad parameters, decisions that do not fit), or the
 // host watchdog stopped the replay (ErrWatchdog).
 func Replay(s *scenario.Scenario, f *schedule.File, trace bool) (Replayed, error) {
+	return ReplayUntil(nil, s, f, trace)
+}
+
+// ErrInterrupted is returned for a replay stopped part-way (ReplayUntil):
+// it says nothing about the schedule.
+var ErrInterrupted = errors.New("the replay was interrupted")
+
+// ReplayUntil is Replay, stopped part-way when stop is closed (with
+// ErrInterrupted), as a command does when it is interrupted.
+func ReplayUntil(stop <-chan struct{}, s *scenario.Scenario, f *schedule.File, trace bool) (Replayed, error) {
 	if s.Name != f.Scenario {
 		return Replayed{}, fmt.Errorf("the schedule is for scenario %s, not %s", f.Scenario, s.Name)
 	}
-	v, err := s.Values(f.Params)
+	v, err := s.ValuesOf(f.Params)
 	if err != nil {
 		return Replayed{}, err
 	}
-	opt := scenario.Options{MaxSteps: f.MaxSteps, Trace: trace}
+	opt := scenario.Options{MaxSteps: f.MaxSteps, Trace: trace, Stop: stop}
 	return judge(f, located(s, v, opt, s.Run(v, opt, sim.NewReplayTokens(f.Decisions))))
 }
 
 // judge compares the replay r of f with what f recorded.
 func judge(f *schedule.File, r sim.Result) (Replayed, error) {
+	if errors.Is(r.Err, sim.ErrStopped) {
+		return Replayed{Result: r}, fmt.Errorf("%w after %d of the schedule's %d decisions", ErrInterrupted, r.Steps, len(f.Decisions))
+	}
 	if r.Err != nil {
 		return Replayed{Result: r}, fmt.Errorf("schedule does not fit scenario %s: %w", f.Scenario, r.Err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/metrics"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -190,15 +192,31 @@ func TestReplayRejectsFilesThatDoNotFit(t *testing.T) {
 	_, err = replayFile(&f, false)
 	assert.ErrorContains(t, err, `unknown scenario "nope"`)
 
+	with := func(kv string) []string {
+		k, _, _ := strings.Cut(kv, "=")
+		ps := slices.Clone(out.Schedule.Params)
+		for i, p := range ps {
+			if strings.HasPrefix(p, k+"=") {
+				ps[i] = kv
+			}
+		}
+		return ps
+	}
 	f = *out.Schedule
-	f.Params = []string{"cpus=3"}
+	f.Params = with("cpus=3")
 	_, err = replayFile(&f, false)
 	assert.ErrorContains(t, err, "schedule does not fit scenario ring2005")
 
 	f = *out.Schedule
-	f.Params = []string{"ring=0"}
+	f.Params = with("ring=0")
 	_, err = replayFile(&f, false)
 	assert.ErrorContains(t, err, "ring=0: want 1..4096")
+
+	// A file that lacks a parameter would run with today's default.
+	f = *out.Schedule
+	f.Params = []string{"cpus=2"}
+	_, err = replayFile(&f, false)
+	assert.ErrorContains(t, err, "the file gives no value for parameter ring")
 }
 
 // A replay keeps no trace unless asked for one, and still names the line

@@ -2,6 +2,7 @@ package explore
 
 import (
 	"context"
+	"errors"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,7 @@ func (e *explorer) runSpan(host *sim.Host, sp span) spanResult {
 	res := spanResult{span: sp}
 	opt := e.c.Options
 	opt.Host = host
+	opt.Stop = e.ctx.Done() // an interrupt ends the run going on, not only the span
 	if e.c.Options.Cover != nil {
 		res.cover = sim.NewCoverage()
 	}
@@ -173,6 +175,10 @@ func (e *explorer) optionsAt(opt scenario.Options, pos int, cover *sim.Coverage)
 // record adds the run at pos to res, and reports whether it ends the span:
 // the first counted run that failed or erred.
 func (e *explorer) record(res *spanResult, pos int, r sim.Result) bool {
+	if errors.Is(r.Err, sim.ErrStopped) {
+		res.cut = true // the run did not end: it counts for nothing
+		return true
+	}
 	res.lengths = append(res.lengths, r.Steps)
 	run := e.plan.run(pos)
 	if !e.plan.shard.Contains(run) {
@@ -199,7 +205,7 @@ func (e *explorer) lowerStop(pos int64) {
 // explore runs the plan on c.Workers workers and folds their spans in
 // position order, so that what it reports is what one worker running the
 // positions in order would: the counted runs up to the first that failed.
-func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int) {
+func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int, beyond bool) {
 	workers := max(e.c.Workers, 1)
 	e.stopAt.Store(1<<63 - 1)
 	jobs := make(chan span)
@@ -268,7 +274,11 @@ func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int) {
 			next = sp.to
 		}
 		if inflight == 0 {
-			return end, endRun
+			if end == nil && gap {
+				end, endRun = beyondCut(pending)
+				beyond = end != nil
+			}
+			return end, endRun, beyond
 		}
 		res := <-results
 		inflight--
@@ -315,6 +325,20 @@ func (e *explorer) explore(out *Outcome) (end *sim.Result, endRun int) {
 			}
 		}
 	}
+}
+
+// beyondCut is the lowest failing run of the spans not folded after a
+// cut: a failure found, which an interrupted exploration reports rather
+// than loses, though a run below it may fail too.
+func beyondCut(pending map[int]spanResult) (*sim.Result, int) {
+	var end *sim.Result
+	at, run := -1, 0
+	for from, r := range pending {
+		if r.end != nil && r.end.Err == nil && (at < 0 || from < at) {
+			end, at, run = r.end, from, r.done[len(r.done)-1].Run
+		}
+	}
+	return end, run
 }
 
 // guess is PCT's guess of the length of the run at pos (see

@@ -122,6 +122,27 @@ func (s *Scenario) Values(set []string) (Values, error) {
 	return v, nil
 }
 
+// ValuesOf is the values a schedule or a record gives as "key=value",
+// which must name every parameter of the scenario once: a file that lacks
+// one would otherwise run with today's default, not the value it was
+// found with.
+func (s *Scenario) ValuesOf(params []string) (Values, error) {
+	seen := map[string]bool{}
+	for _, kv := range params {
+		k, _, _ := strings.Cut(kv, "=")
+		if seen[k] {
+			return nil, fmt.Errorf("scenario %s: parameter %s given twice", s.Name, k)
+		}
+		seen[k] = true
+	}
+	for _, p := range s.Params {
+		if !seen[p.Name] {
+			return nil, fmt.Errorf("scenario %s: the file gives no value for parameter %s (it has: %s)", s.Name, p.Name, s.paramNames())
+		}
+	}
+	return s.Values(params)
+}
+
 func (s *Scenario) paramNames() string {
 	names := make([]string, len(s.Params))
 	for i, p := range s.Params {
@@ -241,6 +262,8 @@ type Options struct {
 	Host      *sim.Host // runs the machine on the host's goroutines (nil: its own)
 	// Cover, when set, collects every run's concurrency coverage.
 	Cover *sim.Coverage
+	// Stop, when closed, stops a run part-way (see sim.Config.Stop).
+	Stop <-chan struct{}
 }
 
 // WorkloadDir is the directory of the source file the scenario's Build
@@ -257,7 +280,7 @@ func (s *Scenario) WorkloadDir() string {
 // Run builds the scenario with values v on a fresh machine, runs it under
 // strategy and applies the end-of-run check to a clean run.
 func (s *Scenario) Run(v Values, opt Options, strategy sim.Strategy) sim.Result {
-	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Positions: opt.Positions, Host: opt.Host, Cover: opt.Cover}
+	cfg := sim.Config{CPUs: s.CPUs(v), MaxSteps: opt.MaxSteps, Trace: opt.Trace, Positions: opt.Positions, Host: opt.Host, Cover: opt.Cover, Stop: opt.Stop}
 	if s.AllocFailures != nil {
 		cfg.AllocFailures = s.AllocFailures(v)
 	}

@@ -199,8 +199,8 @@ func (f *File) header(key, rest string, want *int) error {
 		f.Params = append(f.Params, rest)
 	case "max-steps":
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < 1 {
-			return fmt.Errorf("max-steps %q: want a positive integer", rest)
+		if err != nil || n < 1 || n > MaxDecisions {
+			return fmt.Errorf("max-steps %q: want 1..%d", rest, MaxDecisions)
 		}
 		f.MaxSteps = n
 	case "found-by":
@@ -223,11 +223,17 @@ func (f *File) header(key, rest string, want *int) error {
 		}
 		f.Failure.Site = rest
 	case "decisions":
+		// The count is checked against the run's step budget, which a
+		// run's decisions cannot exceed, before room is made for them.
+		if f.MaxSteps < 0 {
+			return errors.New("decisions before the max-steps line")
+		}
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < 0 || n > MaxDecisions {
-			return fmt.Errorf("decisions %q: want a count up to %d", rest, MaxDecisions)
+		if err != nil || n < 0 || n > f.MaxSteps {
+			return fmt.Errorf("decisions %q: want a count up to the file's max-steps, %d", rest, f.MaxSteps)
 		}
 		*want = n
+		f.Decisions = make([]string, 0, n)
 	default:
 		return fmt.Errorf("unknown line %q", key)
 	}

@@ -41,6 +41,10 @@ type Budget struct {
 	// attempts alone the result does not depend on it (a time budget may
 	// stop a re-search where the workers happen to be).
 	Workers int
+	// Stop, when closed, ends the shrink at once, the replay going on
+	// included: the outcome is the smallest schedule found so far
+	// (Interrupted set).
+	Stop <-chan struct{}
 }
 
 // DefaultAttempts bounds a shrink when the budget names no count.
@@ -67,6 +71,8 @@ type Outcome struct {
 	// Complete is false when the budget ran out before no candidate
 	// was left to try.
 	Complete bool
+	// Interrupted is set when Budget.Stop ended the shrink.
+	Interrupted bool
 }
 
 type state struct {
@@ -121,14 +127,14 @@ func Shrink(sc *scenario.Scenario, f *schedule.File, b Budget) (Outcome, error) 
 	if f.Failure != nil && f.Failure.Kind == sim.KindWatchdog {
 		return Outcome{}, ErrHangs
 	}
-	rep, err := explore.Replay(sc, f, false)
+	rep, err := explore.ReplayUntil(b.Stop, sc, f, false)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if !rep.Reproduced {
 		return Outcome{}, ErrNotFailing
 	}
-	v, err := sc.Values(f.Params)
+	v, err := sc.ValuesOf(f.Params)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -152,7 +158,7 @@ func Shrink(sc *scenario.Scenario, f *schedule.File, b Budget) (Outcome, error) 
 	before := s.stats(s.best)
 	complete := s.run()
 	after := s.best
-	out := Outcome{Before: before, After: s.stats(after), Attempts: s.attempts, Complete: complete}
+	out := Outcome{Before: before, After: s.stats(after), Attempts: s.attempts, Complete: complete, Interrupted: s.stopped()}
 	out.File = &schedule.File{
 		Scenario: f.Scenario, Params: sc.Set(after.values), MaxSteps: f.MaxSteps,
 		FoundBy:   strings.TrimSpace(f.FoundBy + " shrunk"),
@@ -168,14 +174,26 @@ func (s *shrinker) stats(st state) Stats {
 }
 
 func (s *shrinker) options() scenario.Options {
-	return scenario.Options{MaxSteps: s.maxSteps, Host: s.host, Positions: s.positions}
+	return scenario.Options{MaxSteps: s.maxSteps, Host: s.host, Positions: s.positions, Stop: s.budget.Stop}
+}
+
+// stopped reports whether Budget.Stop is closed.
+func (s *shrinker) stopped() bool {
+	select {
+	case <-s.budget.Stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func (s *shrinker) exhausted() bool {
 	return s.attempts >= s.budget.Attempts || s.late()
 }
 
-func (s *shrinker) late() bool { return !s.deadline.IsZero() && time.Now().After(s.deadline) }
+func (s *shrinker) late() bool {
+	return (!s.deadline.IsZero() && time.Now().After(s.deadline)) || s.stopped()
+}
 
 // try replays moves leniently under values and makes the run the new best
 // when it fails the same way and is smaller.

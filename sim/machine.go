@@ -43,7 +43,19 @@ type Config struct {
 	// Cover, when set, collects the run's concurrency coverage (implies
 	// Positions).
 	Cover *Coverage
+	// Stop, when closed, stops the run within stopGrain decisions:
+	// Result.Err is then ErrStopped, and the run is neither a pass nor a
+	// failure. It lets a command end a long run when it is interrupted,
+	// rather than wait for it.
+	Stop <-chan struct{}
 }
+
+// ErrStopped is the error of a run that Config.Stop stopped.
+var ErrStopped = errors.New("the run was stopped before its end")
+
+// stopGrain is how many decisions go by between two looks at Config.Stop:
+// a look costs a channel poll, a decision tens of nanoseconds.
+const stopGrain = 1024
 
 // Defaults for Config fields left zero.
 const (

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,4 +24,42 @@ func TestLostUpdateIsReachable(t *testing.T) {
 		outcomes[x.Peek()] = true
 	}
 	assert.Equal(t, map[uint64]bool{1: true, 2: true}, outcomes)
+}
+
+// TestStopEndsTheRunPartWay: a run whose Stop channel is closed ends
+// within stopGrain decisions with ErrStopped, neither a pass nor a
+// failure; one closed before it starts takes no step.
+func TestStopEndsTheRunPartWay(t *testing.T) {
+	build := func(stop chan struct{}, closeAt int) (*Machine, *int) {
+		m, err := New(Config{CPUs: 2, MaxSteps: 1 << 20, Stop: stop})
+		require.NoError(t, err)
+		x := m.NewCell("x", W32, 0)
+		closedAt := new(int)
+		for cpu := range 2 {
+			m.Go(fmt.Sprintf("t%d", cpu), cpu, func(c *Ctx) {
+				for i := range 100_000 {
+					if cpu == 0 && i == closeAt {
+						*closedAt = c.Machine().Step()
+						close(stop)
+					}
+					c.WriteOnce(x, c.ReadOnce(x)+1)
+				}
+			})
+		}
+		return m, closedAt
+	}
+	stop := make(chan struct{})
+	m, closedAt := build(stop, 5000)
+	r := m.Run(NewRandom(1))
+	require.ErrorIs(t, r.Err, ErrStopped)
+	assert.Nil(t, r.Failure)
+	assert.Greater(t, r.Steps, *closedAt)
+	assert.LessOrEqual(t, r.Steps-*closedAt, stopGrain)
+
+	stop = make(chan struct{})
+	close(stop)
+	m, _ = build(stop, -1)
+	r = m.Run(NewRandom(1))
+	require.ErrorIs(t, r.Err, ErrStopped)
+	assert.Zero(t, r.Steps)
 }

@@ -398,6 +398,19 @@ func (m *Machine) stepBudgetSpent() {
 	m.record(Event{Kind: EvFailure, CPU: -1, Note: m.failure.Kind + ": " + m.failure.Message})
 }
 
+// stopped reports whether Config.Stop is closed, and then ends the run
+// with ErrStopped.
+func (m *Machine) stopped() bool {
+	select {
+	case <-m.cfg.Stop:
+		m.err = fmt.Errorf("step %d: %w", m.step, ErrStopped)
+		m.finished = true
+		return true
+	default:
+		return false
+	}
+}
+
 // badChoice records why the strategy could not go on: it failed, or it
 // chose move i of n.
 func (m *Machine) badChoice(i, n int, err error) {
@@ -421,6 +434,10 @@ func (m *Machine) badChoice(i, n int, err error) {
 func (m *Machine) schedule(self *Task) {
 	for {
 		if m.finished || m.step >= m.cfg.MaxSteps {
+			m.endRun(self)
+			return
+		}
+		if m.step%stopGrain == 0 && m.cfg.Stop != nil && m.stopped() {
 			m.endRun(self)
 			return
 		}

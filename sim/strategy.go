@@ -271,23 +271,27 @@ func NewReplay(moves []Move) *Replay { return &Replay{moves: moves} }
 // interrupt sources at the first decision.
 func NewReplayTokens(tokens []string) *Replay { return &Replay{tokens: tokens} }
 
-// Choose implements Strategy.
+// Choose implements Strategy. Tokens are resolved one at a time, as the
+// run reaches them: a schedule that parts from the run early costs no
+// more than its first decisions.
 func (r *Replay) Choose(m *Machine, moves []Move) (int, error) {
+	n := len(r.moves)
 	if r.tokens != nil {
-		r.moves = make([]Move, len(r.tokens))
-		for i, tok := range r.tokens {
-			mv, err := m.ParseMove(tok)
-			if err != nil {
-				return 0, fmt.Errorf("decision %d: %w", i+1, err)
-			}
-			r.moves[i] = mv
+		n = len(r.tokens)
+	}
+	if r.pos >= n {
+		return 0, fmt.Errorf("the schedule ends after %d decisions but the run goes on", n)
+	}
+	var want Move
+	if r.tokens != nil {
+		mv, err := m.ParseMove(r.tokens[r.pos])
+		if err != nil {
+			return 0, fmt.Errorf("decision %d: %w", r.pos+1, err)
 		}
-		r.tokens = nil
+		want = mv
+	} else {
+		want = r.moves[r.pos]
 	}
-	if r.pos >= len(r.moves) {
-		return 0, fmt.Errorf("the schedule ends after %d decisions but the run goes on", len(r.moves))
-	}
-	want := r.moves[r.pos]
 	r.pos++
 	if i := slices.Index(moves, want); i >= 0 {
 		return i, nil

@@ -107,7 +107,7 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	b := cfg.Bounds
 	verdict := verdictOf(res.Result)
 	if part.Count > 0 {
-		return c.checkPartDone(cfg, res, recordPath, fj, code, *asJSON, *trace, stdout, stderr)
+		return c.checkPartDone(ctx, cfg, res, recordPath, fj, code, *asJSON, *trace, stdout, stderr)
 	}
 	if *asJSON {
 		json.NewEncoder(stdout).Encode(struct {
@@ -136,7 +136,7 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 		fmt.Fprintln(stdout, explore.Describe(res.Failure))
 		fmt.Fprintf(stdout, "found after %s; the schedule has %d preemptions, %d interrupts, %d allocation failures; with <= %d interrupts and <= %d allocation failures no schedule with fewer preemptions fails\n",
 			runs, res.Spent.Preemptions, res.Spent.Interrupts, res.Spent.Failures, b.Interrupts, b.Failures)
-		if replayed, ok := c.tellSaved(fj, *trace, stdout, stderr); ok {
+		if replayed, ok := c.tellSaved(ctx, fj, *trace, stdout, stderr); ok {
 			return replayed
 		}
 	case res.Complete:
@@ -174,7 +174,7 @@ func writePass(w io.Writer, s *scenario.Scenario, v scenario.Values, runs string
 
 // checkPartDone records a part of a search and says what it did: no
 // verdict, which only the merge of every part gives, unless it failed.
-func (c *Command) checkPartDone(cfg explore.CheckConfig, res explore.Checked, recordPath string, fj *failureJSON, code int, asJSON bool, trace string, stdout, stderr io.Writer) int {
+func (c *Command) checkPartDone(ctx context.Context, cfg explore.CheckConfig, res explore.Checked, recordPath string, fj *failureJSON, code int, asJSON bool, trace string, stdout, stderr io.Writer) int {
 	p, err := explore.NewCheckPart(cfg, res)
 	if err == nil {
 		var data []byte
@@ -219,7 +219,7 @@ func (c *Command) checkPartDone(cfg explore.CheckConfig, res explore.Checked, re
 	}
 	fmt.Fprintf(stdout, "part recorded in %s\n", recordPath)
 	if fj != nil {
-		if replayed, ok := c.tellSaved(fj, trace, stdout, stderr); ok {
+		if replayed, ok := c.tellSaved(ctx, fj, trace, stdout, stderr); ok {
 			return replayed
 		}
 	}

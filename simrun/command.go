@@ -16,7 +16,11 @@
 // Exit status: 0 no failure, 1 a failure was found or reproduced, 2 bad
 // usage or input, 3 the host watchdog stopped a replay (a judgement of
 // host time: no verdict), 4 check ran out of budget before covering its
-// bounds (no verdict), 130 interrupted with nothing found.
+// bounds (no verdict), 128 plus the signal's number when SIGINT (130),
+// SIGTERM (143) or SIGHUP (129) interrupted it with nothing found. A
+// signal stops the run going on at once, not at its end; what was found
+// is saved and reported first (a failure explore found, the smallest
+// schedule shrink had). A second signal ends the process at once.
 //
 //	simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N]
 //
@@ -32,12 +36,14 @@ package simrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/token"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"slices"
+	"syscall"
 
 	"github.com/kernelsim/lfsim/fuzz"
 	"github.com/kernelsim/lfsim/scenario"
@@ -82,10 +88,54 @@ func (c *Command) Main() {
 		// (alf-mpmc: 20k -> 29k schedules/s on two workers here).
 		debug.SetGCPercent(gcPercent)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := interruptible(context.Background())
 	code := c.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if code == exitInterrupted {
+		code = interruptedStatus(ctx)
+	}
 	stop()
 	os.Exit(code)
+}
+
+// signalled is why an interrupted command's context ended.
+type signalled struct{ sig syscall.Signal }
+
+func (s signalled) Error() string { return "interrupted by " + s.sig.String() }
+
+// interruptible is ctx ended by the first SIGINT, SIGTERM or SIGHUP: each
+// command then stops within a few microseconds' worth of its current run
+// (see sim.Config.Stop), saves what it found and reports it. A second
+// signal ends the process at once, as if simrun had not caught the first.
+func interruptible(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			signal.Reset(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+			cancel(signalled{s.(syscall.Signal)})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// interruptedStatus is the exit status of a command that a signal
+// interrupted with nothing found: 128 plus the signal's number, as a
+// shell reports a process the signal ended (130 SIGINT, 143 SIGTERM, 129
+// SIGHUP); 130 when the context ended otherwise.
+func interruptedStatus(ctx context.Context) int {
+	var s signalled
+	if errors.As(context.Cause(ctx), &s) {
+		return 128 + int(s.sig)
+	}
+	return exitInterrupted
 }
 
 func (c *Command) validate() error {

@@ -1,6 +1,7 @@
 package simrun
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +37,7 @@ type litmusJSON struct {
 
 // litmusCmd runs litmus tests under a memory model and compares each
 // verdict with the Result line of its test.
-func (c *Command) litmusCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) litmusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("litmus")
 	model := fs.String("model", "lkmm", "memory `model`: lkmm, sc or tso")
 	asJSON := fs.Bool("json", false, "print one JSON object per test, in an array")
@@ -63,7 +64,13 @@ func (c *Command) litmusCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	var results []litmusJSON
 	agree, disagree, unsupported, unstated := 0, 0, 0, 0
+	interrupted := false
 	for _, path := range files {
+		if ctx.Err() != nil {
+			// What ran is reported; the tests left are not.
+			interrupted = true
+			break
+		}
 		r := litmusJSON{File: path, Model: m.Name()}
 		out, err := runLitmus(path, m)
 		if err != nil {
@@ -108,6 +115,9 @@ func (c *Command) litmusCmd(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case disagree > 0:
 		return exitFailure
+	case interrupted:
+		fmt.Fprintf(stderr, "simrun litmus: interrupted after %d of %d tests\n", len(results), len(files))
+		return exitInterrupted
 	case unsupported == len(files):
 		return exitUsage
 	}

@@ -2,6 +2,7 @@ package simrun
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,9 +76,12 @@ type missingUnitJSON struct {
 
 // replayMerged replays the failing schedule a merge found, which must
 // fail here as its shard recorded; otherwise it reports the exit status.
-func replayMerged(s *scenario.Scenario, f *schedule.File, stderr io.Writer) (explore.Replayed, int, bool) {
-	rep, err := explore.Replay(s, f, false)
+func replayMerged(ctx context.Context, s *scenario.Scenario, f *schedule.File, stderr io.Writer) (explore.Replayed, int, bool) {
+	rep, err := explore.ReplayUntil(ctx.Done(), s, f, false)
 	switch {
+	case errors.Is(err, explore.ErrInterrupted):
+		fmt.Fprintf(stderr, "simrun merge: the failing schedule: %v\n", err)
+		return rep, exitInterrupted, false
 	case errors.Is(err, explore.ErrWatchdog):
 		fmt.Fprintf(stderr, "simrun merge: the failing schedule: %v\n", err)
 		return rep, exitHost, false
@@ -91,7 +95,7 @@ func replayMerged(s *scenario.Scenario, f *schedule.File, stderr io.Writer) (exp
 
 // mergeCmd combines the results explore --shard recorded into the
 // unsharded exploration's answer.
-func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) mergeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("merge")
 	out := fs.String("o", "", "schedule `FILE` to write the first failure to (default SCENARIO-seedN.sched)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -137,7 +141,7 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 	case len(rs) > 0 && len(cps) > 0:
 		return usageError(stderr, "merge", errors.New("some files are shards of an exploration and some parts of a check: merge each kind apart"))
 	case len(cps) > 0:
-		return c.mergeChecks(cps, *out, *asJSON, *coverage, stdout, stderr)
+		return c.mergeChecks(ctx, cps, *out, *asJSON, *coverage, stdout, stderr)
 	}
 	m, err := explore.Merge(rs)
 	if err != nil {
@@ -147,7 +151,7 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError(stderr, "merge", err)
 	}
-	v, err := s.Values(rs[0].Params)
+	v, err := s.ValuesOf(rs[0].Params)
 	if err != nil {
 		return usageError(stderr, "merge", err)
 	}
@@ -162,7 +166,7 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 	var failure *sim.Failure
 	if m.Schedule != nil {
 		code = exitFailure
-		rep, bad, ok := replayMerged(s, m.Schedule, stderr)
+		rep, bad, ok := replayMerged(ctx, s, m.Schedule, stderr)
 		if !ok {
 			return bad
 		}
@@ -232,7 +236,7 @@ func (c *Command) mergeCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // mergeChecks combines the parts of an exhaustive search into its verdict.
-func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, coverage bool, stdout, stderr io.Writer) int {
+func (c *Command) mergeChecks(ctx context.Context, ps []explore.CheckPart, out string, asJSON, coverage bool, stdout, stderr io.Writer) int {
 	if coverage {
 		return usageError(stderr, "merge", errors.New("--cover: a check's parts collect no coverage"))
 	}
@@ -258,7 +262,7 @@ func (c *Command) mergeChecks(ps []explore.CheckPart, out string, asJSON, covera
 	var fj *failureJSON
 	var failure *sim.Failure
 	if m.Schedule != nil {
-		rep, bad, ok := replayMerged(s, m.Schedule, stderr)
+		rep, bad, ok := replayMerged(ctx, s, m.Schedule, stderr)
 		if !ok {
 			return bad
 		}

@@ -53,7 +53,10 @@ const usage = `usage:
   simrun compare SCENARIO [--budget=D] [--seed=N] [--strategy=random|pct] [--race=auto|on|off] [--set key=value ...]
 
 A FILE may be a schedule file or a Go fuzz corpus file under testdata/fuzz/<Target>/.
-simrun COMMAND --help says what each of a command's flags means and its default.`
+simrun COMMAND --help says what each of a command's flags means and its default.
+Exit status: 0 pass, 1 failure found or reproduced, 2 bad usage or input, 3 host
+watchdog (no verdict), 4 check's budget spent (no verdict), 128+N interrupted by
+signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) with nothing found.`
 
 // commands says what each subcommand does, for its --help.
 var commands = []struct{ name, args, doc string }{
@@ -212,19 +215,19 @@ func (c *Command) dispatch(ctx context.Context, args []string, stdout, stderr io
 	case "strategies":
 		return c.strategiesCmd(ctx, args[1:], stdout, stderr)
 	case "replay":
-		return c.replayCmd(args[1:], stdout, stderr)
+		return c.replayCmd(ctx, args[1:], stdout, stderr)
 	case "shrink":
-		return c.shrinkCmd(args[1:], stdout, stderr)
+		return c.shrinkCmd(ctx, args[1:], stdout, stderr)
 	case "corpus":
 		return c.corpusCmd(args[1:], stdout, stderr)
 	case "compare":
 		return c.compareCmd(ctx, args[1:], stdout, stderr)
 	case "litmus":
-		return c.litmusCmd(args[1:], stdout, stderr)
+		return c.litmusCmd(ctx, args[1:], stdout, stderr)
 	case "merge":
-		return c.mergeCmd(args[1:], stdout, stderr)
+		return c.mergeCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
-		return benchCmd(args[1:], stdout, stderr)
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) == 2 {
 			return c.help(ctx, args[1], stdout, stderr)
@@ -493,6 +496,10 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 	if *workers < 1 {
 		return usageError(stderr, "explore", fmt.Errorf("--workers=%d: want at least 1", *workers))
 	}
+	if flagGiven(fs, "depth") && *strategy != explore.PCT {
+		// mix runs PCT at depths of its own; random and pos have none.
+		return usageError(stderr, "explore", fmt.Errorf("--depth=%d applies to --strategy=pct only, not %s", *depth, *strategy))
+	}
 	recordPath := *record
 	if *shardFlag != "" {
 		if cfg.Shard, err = parseShard(*shardFlag); err != nil {
@@ -570,7 +577,10 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 		fmt.Fprintf(stdout, "FAIL %s (%s, %s seed=%d)\n", s.Name, s.String(v), *strategy, *seed)
 		fmt.Fprintln(stdout, explore.Describe(res.Failure))
 		fmt.Fprintf(stdout, "found in run %d after %s\n", res.FailRun, stats)
-		if replayed, ok := c.tellSaved(fj, *trace, stdout, stderr); ok {
+		if res.Interrupted {
+			fmt.Fprintf(stdout, "interrupted before every run below %d had ended: a lower run may fail too\n", res.FailRun)
+		}
+		if replayed, ok := c.tellSaved(ctx, fj, *trace, stdout, stderr); ok {
 			return replayed
 		}
 	case res.Interrupted:
@@ -640,7 +650,7 @@ func saveFailure(cmd, path string, named bool, f *schedule.File, failure *sim.Fa
 // tellSaved says where the failing schedule and its visualisation are,
 // and how to replay it; with a trace mode it replays it, reporting the
 // replay's exit status and true.
-func (c *Command) tellSaved(fj *failureJSON, trace string, stdout, stderr io.Writer) (int, bool) {
+func (c *Command) tellSaved(ctx context.Context, fj *failureJSON, trace string, stdout, stderr io.Writer) (int, bool) {
 	if fj.Schedule == "" {
 		return 0, false
 	}
@@ -653,7 +663,7 @@ func (c *Command) tellSaved(fj *failureJSON, trace string, stdout, stderr io.Wri
 		return 0, false
 	}
 	fmt.Fprintf(stdout, "\nreplaying %s:\n\n", fj.Schedule)
-	return c.replayCmd([]string{fj.Schedule, "--trace=" + trace}, stdout, stderr), true
+	return c.replayCmd(ctx, []string{fj.Schedule, "--trace=" + trace}, stdout, stderr), true
 }
 
 // writeCover prints the coverage report of an exploration of s.
@@ -693,7 +703,7 @@ func rate(steps int64, d time.Duration) string {
 	return fmt.Sprintf("%.0f", r)
 }
 
-func (c *Command) replayCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay")
 	trace := fs.String("trace", "", "print the interleaving: `mode` lines or columns")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -712,10 +722,14 @@ func (c *Command) replayCmd(args []string, stdout, stderr io.Writer) int {
 	if f == nil {
 		return code
 	}
-	rep, err := explore.Replay(sc, f, *trace != "")
+	rep, err := explore.ReplayUntil(ctx.Done(), sc, f, *trace != "")
 	if errors.Is(err, explore.ErrWatchdog) {
 		fmt.Fprintf(stderr, "simrun replay: %s: %v\n", path, err)
 		return exitHost
+	}
+	if errors.Is(err, explore.ErrInterrupted) {
+		fmt.Fprintf(stderr, "simrun replay: %s: %v\n", path, err)
+		return exitInterrupted
 	}
 	if err != nil {
 		return usageError(stderr, "replay", fmt.Errorf("%s: %w", path, err))
@@ -797,7 +811,7 @@ func withVis(f *failureJSON, vis string) *failureJSON {
 	return f
 }
 
-func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
+func (c *Command) shrinkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("shrink")
 	out := fs.String("o", "", "`FILE` to write the shrunk schedule to (default FILE with .min.sched, numbered rather than written over another file)")
 	budget := fs.Duration("time", 30*time.Second, "stop shrinking after this long (0: no limit)")
@@ -822,9 +836,17 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if f == nil {
 		return code
 	}
-	res, err := shrink.Shrink(sc, f, shrink.Budget{Time: *budget, Attempts: *attempts, Workers: *workers})
+	res, err := shrink.Shrink(sc, f, shrink.Budget{Time: *budget, Attempts: *attempts, Workers: *workers, Stop: ctx.Done()})
+	if errors.Is(err, explore.ErrInterrupted) {
+		fmt.Fprintf(stderr, "simrun shrink: %s: %v\n", path, err)
+		return exitInterrupted
+	}
 	if err != nil {
 		return usageError(stderr, "shrink", fmt.Errorf("%s: %w", path, err))
+	}
+	code = exitPass
+	if res.Interrupted {
+		code = exitInterrupted // the smallest found so far is saved all the same
 	}
 	dst, data := *out, res.File.Encode()
 	if dst == "" {
@@ -837,25 +859,29 @@ func (c *Command) shrinkCmd(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		fl := res.File.Failure
 		json.NewEncoder(stdout).Encode(struct {
-			Schedule string       `json:"schedule"`
-			Saved    string       `json:"saved"`
-			Scenario string       `json:"scenario"`
-			Failure  recordedJSON `json:"failure"`
-			Before   shrunkJSON   `json:"before"`
-			After    shrunkJSON   `json:"after"`
-			Attempts int          `json:"attempts"`
-			Complete bool         `json:"complete"`
-		}{path, dst, res.File.Scenario, recordedJSON{fl.Kind, fl.Message, fl.Step, fl.Site}, shrunkJSON(res.Before), shrunkJSON(res.After), res.Attempts, res.Complete})
-		return exitPass
+			Schedule    string       `json:"schedule"`
+			Saved       string       `json:"saved"`
+			Scenario    string       `json:"scenario"`
+			Failure     recordedJSON `json:"failure"`
+			Before      shrunkJSON   `json:"before"`
+			After       shrunkJSON   `json:"after"`
+			Attempts    int          `json:"attempts"`
+			Complete    bool         `json:"complete"`
+			Interrupted bool         `json:"interrupted,omitempty"`
+		}{path, dst, res.File.Scenario, recordedJSON{fl.Kind, fl.Message, fl.Step, fl.Site}, shrunkJSON(res.Before), shrunkJSON(res.After), res.Attempts, res.Complete, res.Interrupted})
+		return code
 	}
 	fmt.Fprintf(stdout, "shrunk %s: %s: %s\n", path, res.File.Failure.Kind, res.File.Failure.Message)
 	fmt.Fprintf(stdout, "  before: %v\n  after:  %v\n", res.Before, res.After)
 	note := ""
-	if !res.Complete {
+	switch {
+	case res.Interrupted:
+		note = " (interrupted: the smallest found so far)"
+	case !res.Complete:
 		note = " (budget reached: more shrinking may be possible)"
 	}
 	fmt.Fprintf(stdout, "  %d replays%s\nsaved to %s\n", res.Attempts, note, dst)
-	return exitPass
+	return code
 }
 
 // recordedJSON is a failure as a schedule file records it.
@@ -962,7 +988,7 @@ func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 
 // benchCmd runs the native benchmarks and prints the original's tables
 // with our figures beside them.
-func benchCmd(args []string, stdout, stderr io.Writer) int {
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench")
 	benchtime := fs.Duration("benchtime", time.Second, "run each benchmark about this long")
 	pos, err := parseInterleaved(fs, args)
@@ -978,7 +1004,29 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "bench", err)
 	}
 	prog := newProgress(stderr, false)
-	bench.Table(stdout, func(name string) { prog.note(name) })
-	prog.clear()
-	return exitPass
+	// The benchmarks run apart, and the table is printed only when all
+	// have: an interrupt ends the command at once, and the benchmark
+	// going on ends where it stops to look.
+	table := make(chan *bytes.Buffer, 1)
+	go func() {
+		var b bytes.Buffer
+		if bench.Table(&b, func(name string) { prog.note(name) }, ctx.Done()) {
+			table <- &b
+		}
+		close(table)
+	}()
+	select {
+	case b, ok := <-table:
+		prog.clear()
+		if !ok {
+			fmt.Fprintln(stderr, "simrun bench: interrupted")
+			return exitInterrupted
+		}
+		stdout.Write(b.Bytes())
+		return exitPass
+	case <-ctx.Done():
+		prog.clear()
+		fmt.Fprintln(stderr, "simrun bench: interrupted")
+		return exitInterrupted
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,7 +22,12 @@ import (
 	"github.com/kernelsim/lfsim/scenario"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		(&Command{Scenarios: scenario.Builtin(), Targets: fuzz.Targets()}).Main()
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func simrun(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -154,21 +160,27 @@ func TestBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no command":       {nil, "usage:"},
-		"unknown command":  {[]string{"fuzz"}, `simrun: unknown command "fuzz"`},
-		"unknown scenario": {[]string{"explore", "ring2006"}, `unknown scenario "ring2006"`},
-		"no scenario":      {[]string{"explore"}, "want exactly one scenario name"},
-		"bad param":        {[]string{"explore", "ring2005", "--set", "ring=0"}, "ring=0: want 1..4096"},
-		"bad strategy":     {[]string{"explore", "ring2005", "--strategy=dfs"}, `unknown strategy "dfs"`},
-		"bad depth":        {[]string{"explore", "ring2005", "--strategy=pct", "--depth=0"}, "PCT needs a depth of at least 1"},
-		"bad flag value":   {[]string{"explore", "ring2005", "--runs=many"}, `invalid value "many" for flag -runs`},
-		"no budget":        {[]string{"explore", "ring2005", "--runs=0", "--time=0"}, "no budget"},
-		"bad max steps":    {[]string{"explore", "ring2005", "--max-steps=99999999"}, "--max-steps=99999999: want 1..10000000"},
-		"missing file":     {[]string{"replay", filepath.Join(dir, "nope.sched")}, "no such file"},
-		"foreign file":     {[]string{"replay", write("f.sched", []byte("hello\n"))}, "not a simrun schedule file"},
-		"truncated file":   {[]string{"replay", write("t.sched", data[:len(data)/2])}, "truncated schedule file"},
-		"corrupt file":     {[]string{"replay", write("c.sched", bytes.Replace(data, []byte("s0"), []byte("s1"), 1))}, "corrupt schedule file"},
-		"bad trace":        {[]string{"replay", good, "--trace=dots"}, "--trace=dots: want lines or columns"},
+		"no command":        {nil, "usage:"},
+		"unknown command":   {[]string{"fuzz"}, `simrun: unknown command "fuzz"`},
+		"unknown scenario":  {[]string{"explore", "ring2006"}, `unknown scenario "ring2006"`},
+		"no scenario":       {[]string{"explore"}, "want exactly one scenario name"},
+		"bad param":         {[]string{"explore", "ring2005", "--set", "ring=0"}, "ring=0: want 1..4096"},
+		"bad strategy":      {[]string{"explore", "ring2005", "--strategy=dfs"}, `unknown strategy "dfs"`},
+		"bad depth":         {[]string{"explore", "ring2005", "--strategy=pct", "--depth=0"}, "PCT needs a depth of at least 1"},
+		"bad flag value":    {[]string{"explore", "ring2005", "--runs=many"}, `invalid value "many" for flag -runs`},
+		"no budget":         {[]string{"explore", "ring2005", "--runs=0", "--time=0"}, "no budget"},
+		"bad max steps":     {[]string{"explore", "ring2005", "--max-steps=99999999"}, "--max-steps=99999999: want 1..10000000"},
+		"missing file":      {[]string{"replay", filepath.Join(dir, "nope.sched")}, "no such file"},
+		"foreign file":      {[]string{"replay", write("f.sched", []byte("hello\n"))}, "not a simrun schedule file"},
+		"truncated file":    {[]string{"replay", write("t.sched", data[:len(data)/2])}, "truncated schedule file"},
+		"corrupt file":      {[]string{"replay", write("c.sched", bytes.Replace(data, []byte("s0"), []byte("s1"), 1))}, "corrupt schedule file"},
+		"bad trace":         {[]string{"replay", good, "--trace=dots"}, "--trace=dots: want lines or columns"},
+		"depth without pct": {[]string{"explore", "ring2005", "--depth=-3"}, "--depth=-3 applies to --strategy=pct only, not mix"},
+		"depth of random":   {[]string{"explore", "ring2005", "--strategy=random", "--depth=2"}, "applies to --strategy=pct only, not random"},
+		"lacking a param":   {[]string{"replay", write("p.sched", resum(t, dropLine(data, "param irqs=")))}, "gives no value for parameter irqs"},
+		"a param twice":     {[]string{"replay", write("d.sched", resum(t, dupLine(data, "param ring=")))}, "parameter ring given twice"},
+		"decision bomb":     {[]string{"replay", write("b.sched", resum(t, bomb(data)))}, "want a count up to the file's max-steps"},
+		"steps bomb":        {[]string{"replay", write("m.sched", resum(t, regexp.MustCompile(`(?m)^max-steps \d+$`).ReplaceAll(data, []byte("max-steps 99999999"))))}, "max-steps \"99999999\": want 1..10000000"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -580,4 +592,27 @@ func TestFindingsAreNeverWrittenOver(t *testing.T) {
 	require.Equal(t, exitFailure, code)
 	assert.Equal(t, first, saved(out), "-o writes where it is told")
 	assert.Equal(t, read("ring2005-seed1-2.sched"), read(first))
+}
+
+// resum recomputes a schedule file's checksum after an edit, as someone
+// crafting a file would.
+func resum(t *testing.T, data []byte) []byte {
+	t.Helper()
+	body := data[:bytes.LastIndex(bytes.TrimRight(data, "\n"), []byte("\n"))+1]
+	return fmt.Appendf(body, "crc32 %08x\n", crc32.ChecksumIEEE(body))
+}
+
+func dropLine(data []byte, prefix string) []byte {
+	return regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(prefix)+`.*\n`).ReplaceAll(data, nil)
+}
+
+func dupLine(data []byte, prefix string) []byte {
+	return regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(prefix)+`.*\n`).ReplaceAllFunc(data, func(l []byte) []byte { return append(slices.Clone(l), l...) })
+}
+
+// bomb declares far more decisions than the run may take, held in a few
+// bytes by a repeat count.
+func bomb(data []byte) []byte {
+	data = regexp.MustCompile(`(?m)^decisions \d+\n(?s:.*)\ncrc32`).ReplaceAll(data, []byte("decisions 10000000\ns0*10000000\ncrc32"))
+	return data
 }
