@@ -104,15 +104,25 @@ func For(targets []Target, f *schedule.File) (Target, error) {
 		if err != nil {
 			return Target{}, err
 		}
-		if slices.Equal(t.Scenario.Set(v), f.Params) {
+		want := t.Scenario.Set(v)
+		if slices.Equal(want, f.Params) {
 			return t, nil
 		}
-		near = append(near, fmt.Sprintf("%s runs %s", t.Name, t.Scenario.String(v)))
+		// A fuzz target's workload is fixed: say which values it needs,
+		// and how to find a schedule with them.
+		var need, set []string
+		for _, kv := range want {
+			if !slices.Contains(f.Params, kv) {
+				need = append(need, kv)
+				set = append(set, "--set "+kv)
+			}
+		}
+		near = append(near, fmt.Sprintf("%s needs %s (simrun explore %s %s finds schedules for it)", t.Name, strings.Join(need, " "), f.Scenario, strings.Join(set, " ")))
 	}
 	if len(near) == 0 {
 		return Target{}, fmt.Errorf("no fuzz target runs scenario %s", f.Scenario)
 	}
-	return Target{}, fmt.Errorf("no fuzz target runs scenario %s with %s (%s)", f.Scenario, strings.Join(f.Params, " "), strings.Join(near, "; "))
+	return Target{}, fmt.Errorf("no fuzz target runs scenario %s with %s: %s", f.Scenario, strings.Join(f.Params, " "), strings.Join(near, "; "))
 }
 
 // Bytes turns a schedule of the target's scenario into the bytes that make

@@ -911,7 +911,13 @@ func (c *Command) readSchedule(path, cmd string, stderr io.Writer) (*schedule.Fi
 	}
 	var f *schedule.File
 	if fuzz.IsCorpus(data) {
-		f, err = fuzz.FromCorpus(c.Targets, filepath.Base(filepath.Dir(path)), data)
+		// The target is the name of the file's folder, however the path
+		// was written ("crash" from inside that folder, say).
+		dir := filepath.Dir(path)
+		if abs, err := filepath.Abs(path); err == nil {
+			dir = filepath.Dir(abs)
+		}
+		f, err = fuzz.FromCorpus(c.Targets, filepath.Base(dir), data)
 	} else {
 		f, err = schedule.Decode(data)
 	}
@@ -965,9 +971,15 @@ func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 		base := filepath.Base(pos[0])
 		dst = freshName(filepath.Join("testdata", "fuzz", t.Name, strings.TrimSuffix(base, filepath.Ext(base))), fuzz.Corpus(data))
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		fmt.Fprintf(stderr, "simrun corpus: %v\n", err)
-		return exitUsage
+	if *out == "" {
+		// The corpus folder is made as go test -fuzz would; a folder -o
+		// names must exist, so that a mistyped one is not made silently.
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			fmt.Fprintf(stderr, "simrun corpus: %v\n", err)
+			return exitUsage
+		}
+	} else if fi, err := os.Stat(filepath.Dir(dst)); err != nil || !fi.IsDir() {
+		return usageError(stderr, "corpus", fmt.Errorf("-o %s: no folder %s", dst, filepath.Dir(dst)))
 	}
 	if err := os.WriteFile(dst, fuzz.Corpus(data), 0o644); err != nil {
 		fmt.Fprintf(stderr, "simrun corpus: %v\n", err)

@@ -295,6 +295,7 @@ func TestCorpusEntries(t *testing.T) {
 	code, _, _ := simrun(t, "explore", "ring2005", "--set", "packets=8", "--set", "burst=4", "--set", "ring=4", "--seed=4", "-o", path)
 	require.Equal(t, exitFailure, code)
 	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005", "crash")
+	require.NoError(t, os.MkdirAll(filepath.Dir(entry), 0o755))
 	code, out, errOut := simrun(t, "corpus", path, "-o", entry)
 	require.Equal(t, exitPass, code, errOut)
 	assert.Contains(t, out, "for FuzzRing2005")
@@ -321,6 +322,19 @@ func TestCorpusEntries(t *testing.T) {
 	code, _, errOut = simrun(t, "corpus", path)
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, "no fuzz target runs scenario ring2005 with cpus=2 ring=8 burst=8 packets=64 irqs=0")
+	assert.Contains(t, errOut, "FuzzRing2005 needs ring=4 burst=4 packets=8 (simrun explore ring2005 --set ring=4 --set burst=4 --set packets=8 finds schedules for it)")
+
+	// -o names a file in a folder that must exist.
+	code, _, errOut = simrun(t, "corpus", entry, "-o", filepath.Join(dir, "tpyo", "x"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errOut, "no folder "+filepath.Join(dir, "tpyo"))
+	assert.NoDirExists(t, filepath.Join(dir, "tpyo"))
+
+	// A corpus file named from inside its folder replays.
+	t.Chdir(filepath.Dir(entry))
+	code, out, errOut = simrun(t, "replay", "crash")
+	assert.Equal(t, exitFailure, code, errOut)
+	assert.Contains(t, out, "FAIL (reproduces the recorded failure)")
 }
 
 func TestBenchPrintsTheOriginalsTablesBesideOurs(t *testing.T) {
@@ -511,6 +525,7 @@ func TestJSONOfShrinkCorpusAndList(t *testing.T) {
 	assert.Contains(t, after["params"], "cpus=")
 
 	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005", "crash")
+	require.NoError(t, os.MkdirAll(filepath.Dir(entry), 0o755))
 	code, out, errOut = simrun(t, "corpus", path, "-o", entry, "--json")
 	require.Equal(t, exitPass, code, errOut)
 	v = decodeOne(t, out)

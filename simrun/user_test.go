@@ -58,6 +58,7 @@ func TestUserCommand(t *testing.T) {
 	code, _, errOut = user(t, "shrink", found, "-o", min)
 	require.Equal(t, exitPass, code, errOut)
 	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzCounter", "x")
+	require.NoError(t, os.MkdirAll(filepath.Dir(entry), 0o755))
 	code, _, errOut = user(t, "corpus", min, "-o", entry)
 	require.Equal(t, exitPass, code, errOut)
 	code, out, _ = user(t, "replay", entry)
