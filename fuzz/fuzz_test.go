@@ -1,12 +1,26 @@
 package fuzz
 
 import (
+	"flag"
 	"testing"
 )
+
+// fuzzing reports whether go test runs with -fuzz.
+func fuzzing() bool {
+	fl := flag.Lookup("test.fuzz")
+	return fl != nil && fl.Value.String() != ""
+}
 
 // fuzzTarget runs a target on the fuzzer's bytes and fails on any failure
 // the checkers find. The checked-in seeds (testdata/fuzz/<Target>) are
 // inputs that pass.
+//
+// A demonstration target fails under -fuzz when the fuzzer reaches its
+// subject's known bug, and the fuzzer saves the input in its corpus; plain
+// go test then skips that input, naming it and where to keep it as a
+// regression (testdata/crashers/<Target>/, whose inputs must reproduce the
+// bug: TestDemonstrationCrashersAreFoundAndNamed), so that a fuzzing
+// session does not leave go test ./... failing on a bug known to be there.
 func fuzzTarget(f *testing.F, name string) {
 	t, err := Lookup(name)
 	if err != nil {
@@ -19,6 +33,9 @@ func fuzzTarget(f *testing.F, name string) {
 		}
 		if r.Err != nil {
 			tt.Fatal(r.Err)
+		}
+		if r.Failure != nil && t.Demonstration && !fuzzing() {
+			tt.Skipf("%s demonstrates a known bug, which this input reaches (%s at %s): move the file to fuzz/testdata/crashers/%s/ to keep it as a regression", name, r.Failure.Kind, r.Failure.Where(), name)
 		}
 		if r.Failure != nil {
 			tt.Fatalf("%s: %v\n  at %s", name, r.Failure, r.Failure.Where())

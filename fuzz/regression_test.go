@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -104,4 +105,37 @@ func tgScenario(t *testing.T, f *schedule.File) *scenario.Scenario {
 	s, err := scenario.Lookup(f.Scenario)
 	require.NoError(t, err)
 	return s
+}
+
+// TestAFuzzedCrasherLeavesGoTestGreen: an input the fuzzer saved because
+// it reaches a demonstration target's known bug is skipped by plain go
+// test, with where to keep it, and still fails under -fuzz.
+func TestAFuzzedCrasherLeavesGoTestGreen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the test binary as a process")
+	}
+	crashers, err := filepath.Glob(filepath.Join("testdata", "crashers", "FuzzRing2005", "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, crashers)
+	data, err := os.ReadFile(crashers[0])
+	require.NoError(t, err)
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005")
+	require.NoError(t, os.MkdirAll(corpus, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(corpus, "saved-by-the-fuzzer"), data, 0o644))
+
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("-test.run=^FuzzRing2005$", "-test.v")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "--- SKIP: FuzzRing2005/saved-by-the-fuzzer")
+	assert.Contains(t, out, "move the file to fuzz/testdata/crashers/FuzzRing2005/")
+
+	out, err = run("-test.run=^$", "-test.fuzz=^FuzzRing2005$", "-test.fuzztime=1x", "-test.fuzzcachedir="+t.TempDir())
+	require.Error(t, err, "under -fuzz the known bug is a failure:\n%s", out)
+	assert.Contains(t, out, "FuzzRing2005: panic")
 }
