@@ -88,6 +88,9 @@ func TestSignalsStopEveryLongCommand(t *testing.T) {
 		{"strategies", []string{"strategies", "ring2005-locked", "--runs=100000"}, func(t *testing.T, _, stderr string) {
 			assert.Contains(t, stderr, "interrupted")
 		}},
+		{"compare", []string{"compare", "ring2005-locked", "--budget=30s", "--race=off"}, func(t *testing.T, stdout, _ string) {
+			assert.Contains(t, stdout, "simulator")
+		}},
 		{"bench", []string{"bench", "--benchtime=20s"}, func(t *testing.T, stdout, stderr string) {
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, "simrun bench: interrupted")
