@@ -143,14 +143,22 @@ func TestInterrupted(t *testing.T) {
 	assert.Contains(t, out, "interrupted: no failure in 0 runs")
 }
 
+// goodSchedule saves a failing schedule of ring2005 in a new folder and
+// returns the folder, the file and its contents.
+func goodSchedule(t *testing.T) (dir, path string, data []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	path = filepath.Join(dir, "good.sched")
+	code, _, _ := simrun(t, "explore", "ring2005", "-o", path)
+	require.Equal(t, exitFailure, code)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return dir, path, data
+}
+
 // Bad input gets one line on stderr and exit status 2, never a stack trace.
 func TestBadInput(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.sched")
-	code, _, _ := simrun(t, "explore", "ring2005", "-o", good)
-	require.Equal(t, exitFailure, code)
-	data, err := os.ReadFile(good)
-	require.NoError(t, err)
+	dir, good, data := goodSchedule(t)
 	write := func(name string, b []byte) string {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, b, 0o644))
@@ -455,12 +463,7 @@ func decodeOne(t *testing.T, out string) map[string]any {
 // class of error, and checks that stdout is then one JSON object naming
 // the error with exit 2, while stderr still says it in a line.
 func TestJSONOnEveryError(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.sched")
-	code, _, _ := simrun(t, "explore", "ring2005", "-o", good)
-	require.Equal(t, exitFailure, code)
-	data, err := os.ReadFile(good)
-	require.NoError(t, err)
+	dir, good, data := goodSchedule(t)
 	corrupt := filepath.Join(dir, "c.sched")
 	require.NoError(t, os.WriteFile(corrupt, bytes.Replace(data, []byte("s0"), []byte("s1"), 1), 0o644))
 	missing := filepath.Join(dir, "nope.sched")
