@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kernelsim/lfsim/internal/zoo"
+	"github.com/kernelsim/lfsim/scenario"
+	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
 )
 
@@ -162,4 +164,63 @@ func TestTimeBudgetCountsAPrefix(t *testing.T) {
 		require.Equal(t, i, r.Run, "run %d of the log", i)
 	}
 	assert.Equal(t, len(out.Log), out.Runs)
+}
+
+// raceOrSpin fails at once when CPU1 reads x before CPU0 writes it, and
+// otherwise runs until its step budget: some runs are long, some fail
+// in a few steps.
+var raceOrSpin = &scenario.Scenario{
+	Name: "race-or-spin",
+	CPUs: func(scenario.Values) int { return 2 },
+	Build: func(m *sim.Machine, _ scenario.Values) scenario.Check {
+		x, y := m.NewCell("x", sim.W32, 0), m.NewCell("y", sim.W32, 0)
+		m.Go("writer", 0, func(c *sim.Ctx) {
+			c.WriteOnce(x, 1)
+			for {
+				c.WriteOnce(y, c.ReadOnce(y)+1)
+			}
+		})
+		m.Go("reader", 1, func(c *sim.Ctx) { c.BugOn(c.ReadOnce(x) == 0, "read x before it was written") })
+		return nil
+	},
+}
+
+// TestAnInterruptKeepsAFailureFoundPastRunsGoingOn: when an interrupt
+// stops run 0 part-way while another worker has found run 1 failing, the
+// exploration reports run 1's failure, marked interrupted (a lower run
+// may fail too), rather than lose it.
+func TestAnInterruptKeepsAFailureFoundPastRunsGoingOn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a long run to be interrupted")
+	}
+	// A seed whose run 0 is long and run 1 fails at once (exploration's run
+	// i is the random walk seeded with sim.RunSeed(seed, i)).
+	v, err := raceOrSpin.Values(nil)
+	require.NoError(t, err)
+	kind := func(seed uint64, run int) string {
+		r := raceOrSpin.Run(v, scenario.Options{MaxSteps: 100}, sim.NewRandom(sim.RunSeed(seed, run)))
+		require.NotNil(t, r.Failure)
+		return r.Failure.Kind
+	}
+	seed := uint64(0)
+	for s := uint64(1); s < 100 && seed == 0; s++ {
+		if kind(s, 0) == sim.KindStepBudget && kind(s, 1) == sim.KindBug {
+			seed = s
+		}
+	}
+	require.NotZero(t, seed, "no seed with a long run 0")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	out, err := Explore(ctx, Config{Scenario: raceOrSpin, Strategy: Random, Seed: seed, Runs: 2, Workers: 2, Options: scenario.Options{MaxSteps: schedule.MaxDecisions}})
+	require.NoError(t, err)
+	require.NotNil(t, out.Failure)
+	assert.Equal(t, sim.KindBug, out.Failure.Kind)
+	assert.Equal(t, 1, out.FailRun)
+	assert.True(t, out.Interrupted, "run 0 did not end")
+	assert.Zero(t, out.Runs, "only the runs that ended in order are counted")
+	require.NotNil(t, out.Schedule)
+	rep, err := Replay(raceOrSpin, out.Schedule, false)
+	require.NoError(t, err)
+	assert.True(t, rep.Reproduced)
 }
