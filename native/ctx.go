@@ -53,6 +53,15 @@ func (c *Ctx) Cmpxchg(x *Cell, old, new uint64) uint64 {
 	}
 }
 
+// CmpxchgSwapped is Cmpxchg(x, old, new) == old: whether the exchange
+// happened. Subjects call Cmpxchg; nativegen writes a comparison of its
+// result with old as this (see its swap tests), which compiles to the
+// compare-and-swap and its flag, where the comparison would be made once
+// more after it.
+func (c *Ctx) CmpxchgSwapped(x *Cell, old, new uint64) bool {
+	return atomic.CompareAndSwapUint64(&x.v, old, new)
+}
+
 // SmpWmb is smp_wmb: nothing, see the package doc.
 func (c *Ctx) SmpWmb() {}
 

@@ -15,7 +15,11 @@
 // function bodies are the same text, except that a call to one of the few
 // helpers a subject's entry in nativegen names (alf_queue's slot copies,
 // above the compiler's inlining budget) is replaced by the helper's body,
-// under line directives that keep its source lines. A test in nativegen
+// under line directives that keep its source lines, and that a cmpxchg
+// whose result is compared with the old value it was given, as in
+// `c.Cmpxchg(x, old, new) == old`, is written as the test it is,
+// c.CmpxchgSwapped(x, old, new) (the comparison the compiler would make
+// once more after the swap). A test in nativegen
 // fails when a generated file is not what the generator makes of the
 // current source, so the two cannot drift apart; `go generate ./...`
 // brings them back.

@@ -2,10 +2,13 @@
 // subject package written against package sim, a package of the same
 // source with package sim replaced by package native (and the subjects it
 // imports by their native builds). The generated code is the simulated
-// code, statement for statement, with one exception a subject asks for: a
-// call to one of its hot helpers that the compiler would not inline (for
-// alf_queue, the slot copies) is written as the helper's body, under line
-// directives that name the helper's source lines (see inline.go).
+// code, statement for statement, with two exceptions: a call to one of a
+// subject's hot helpers that the compiler would not inline (for
+// alf_queue, the slot copies), when the subject asks for it, is written as
+// the helper's body, under line directives that name the helper's source
+// lines (see inline.go); and a comparison of a cmpxchg's result with the
+// old value it was given is written as CmpxchgSwapped, the test it is
+// (see cmpxchg.go).
 //
 // Run it from the module root, or through go generate in package native:
 //
@@ -167,6 +170,9 @@ func (g generator) generate(root string, s subject) (map[string][]byte, error) {
 		rel := s.src + "/" + filepath.Base(name)
 		text, err := g.rewrite(rel, src, filepath.Base(s.dst))
 		if err != nil {
+			return nil, err
+		}
+		if text, _, err = swapTests(rel, text); err != nil {
 			return nil, err
 		}
 		if len(s.inline) > 0 {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,9 +92,10 @@ func TestRewriteRejectsNamedSubjectImports(t *testing.T) {
 
 // TestGeneratedLinesAreTheSourceLines checks the line directive's promise:
 // from the package clause on, line n of a generated file is line n of its
-// source with the package names changed (comments unchanged, the imports
-// possibly re-sorted), so a panic or race report in the native build names
-// the right source line. An inlined call (see inline.go) is the exception:
+// source with the package names changed and its swap tests rewritten (see
+// cmpxchg.go; comments unchanged, the imports possibly re-sorted), so a
+// panic or race report in the native build names the right source line.
+// An inlined call (see inline.go) is the exception:
 // its block counts as the call's one line, and each line of the body after
 // its line directive is the helper's source line that the directive names.
 func TestGeneratedLinesAreTheSourceLines(t *testing.T) {
@@ -128,7 +130,7 @@ func TestGeneratedLinesAreTheSourceLines(t *testing.T) {
 					wantImports, gotImports = append(wantImports, renamed(line)), append(gotImports, strings.TrimSpace(got))
 					continue
 				default:
-					want = renamed(want)
+					want = swapped(renamed(want))
 				}
 				// gofmt may realign trailing comments after a rename.
 				assert.Equal(t, sameSpace(want), sameSpace(got), "%s/%s:%d", s.src, name, first+i+1)
@@ -175,7 +177,7 @@ func collapseInlined(t *testing.T, rel string, gen, src []string, first int) []s
 				label = strings.Fields(after)[0]
 				got = strings.Replace(got, "goto "+label, "return", 1)
 			}
-			assert.Equal(t, sameSpace(renamed(src[line-1])), got, "%s:%d: the line inlined at %d", rel, line, callLine)
+			assert.Equal(t, sameSpace(swapped(renamed(src[line-1]))), got, "%s:%d: the line inlined at %d", rel, line, callLine)
 		}
 		if end != indent+"}" {
 			require.NotEmpty(t, label, "%s:%d: a block for the body, but no return", rel, callLine)
@@ -197,6 +199,76 @@ func renamed(line string) string {
 		line = strings.ReplaceAll(line, filepath.Base(from)+".", filepath.Base(to)+".")
 	}
 	return line
+}
+
+// swapTestLine is a swap test as the project's subjects write it:
+// c.Cmpxchg(x, old, new) == old, no argument with parentheses.
+var swapTestLine = regexp.MustCompile(`(\w+)\.Cmpxchg\(([^()]*), (\w+), ([^()]*)\) (==|!=) (\w+)`)
+
+// swapped is a source line with its swap tests as the generator writes
+// them.
+func swapped(line string) string {
+	return swapTestLine.ReplaceAllStringFunc(line, func(m string) string {
+		g := swapTestLine.FindStringSubmatch(m)
+		if g[3] != g[6] {
+			return m
+		}
+		not := map[string]string{"==": "", "!=": "!"}[g[5]]
+		return fmt.Sprintf("%s%s.%s(%s, %s, %s)", not, g[1], swapName, g[2], g[3], g[4])
+	})
+}
+
+// TestSwapTests checks which comparisons of a cmpxchg's result become
+// CmpxchgSwapped: those with the old value passed, through a *native.Ctx
+// parameter, either way round, == or !=; not a different value, a
+// receiver of another type or a shadowed one, an argument that calls, or a
+// comparison over two lines.
+func TestSwapTests(t *testing.T) {
+	src := `package p
+
+import "github.com/kernelsim/lfsim/native"
+
+type other struct{}
+
+func (other) Cmpxchg(x *native.Cell, old, new uint64) uint64 { return old }
+
+func f(c *native.Ctx, o other, x *native.Cell, old, new uint64, xs []*native.Cell) bool {
+	a := c.Cmpxchg(x, old, new) == old // a comment that stays
+	b := old != c.Cmpxchg(xs[0], old, new+1)
+	if c.Cmpxchg(x, old, new) == new || o.Cmpxchg(x, old, new) == old {
+		return false
+	}
+	d := c.Cmpxchg(x, old, f2()) == old
+	e := c.Cmpxchg(x, old, new) ==
+		old
+	func(c *native.Ctx) { _ = c.Cmpxchg(x, old, new) == old }(c)
+	{
+		c := o
+		_ = c.Cmpxchg(x, old, new) == old
+	}
+	return a && b && d && e
+}
+
+func f2() uint64 { return 0 }
+`
+	got, n, err := swapTests("p/x.go", []byte(src))
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	want := strings.NewReplacer(
+		"c.Cmpxchg(x, old, new) == old // a", "c.CmpxchgSwapped(x, old, new) // a",
+		"old != c.Cmpxchg(xs[0], old, new+1)", "!c.CmpxchgSwapped(xs[0], old, new+1)",
+		"{ _ = c.Cmpxchg(x, old, new) == old }", "{ _ = c.CmpxchgSwapped(x, old, new) }",
+	).Replace(src)
+	assert.Equal(t, want, string(got))
+
+	// A file without package native is left alone.
+	plain := "package p\n\nfunc f(c interface{ Cmpxchg(a, b, d int) int }, b int) bool { return c.Cmpxchg(1, b, 2) == b }\n"
+	got, n, err = swapTests("p/y.go", []byte(plain))
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, plain, string(got))
+	assert.Equal(t, "if !c.CmpxchgSwapped(q.h, h, n) {", swapped("if c.Cmpxchg(q.h, h, n) != h {"))
+	assert.Equal(t, "if c.Cmpxchg(q.h, h, n) != n {", swapped("if c.Cmpxchg(q.h, h, n) != n {"))
 }
 
 func TestRewriteRejectsCommentsBeforeThePackageClause(t *testing.T) {

@@ -110,7 +110,7 @@ func (q *Queue) MPEnqueue(c *native.Ctx, vals []uint64) int {
 			return 0
 		}
 		pNext = q.u32(pHead + n)
-		if c.Cmpxchg(q.prodHead, pHead, pNext) == pHead {
+		if c.CmpxchgSwapped(q.prodHead, pHead, pNext) {
 			break
 		}
 	}
@@ -169,7 +169,7 @@ func (q *Queue) MCDequeue(c *native.Ctx, out []uint64) int {
 		}
 		elems = min(elems, n)
 		cNext = q.u32(cHead + elems)
-		if c.Cmpxchg(q.consHead, cHead, cNext) == cHead {
+		if c.CmpxchgSwapped(q.consHead, cHead, cNext) {
 			break
 		}
 	}
