@@ -971,10 +971,11 @@ func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 		base := filepath.Base(pos[0])
 		dst = freshName(filepath.Join("testdata", "fuzz", t.Name, strings.TrimSuffix(base, filepath.Ext(base))), fuzz.Corpus(data))
 	}
-	if *out == "" {
-		// The corpus folder is made as go test -fuzz would; a folder -o
-		// names must exist, so that a mistyped one is not made silently.
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if parent := filepath.Dir(dst); *out == "" || isCorpusDir(parent, t.Name) {
+		// The target's corpus folder is made as go test -fuzz would; any
+		// other folder -o names must exist, so that a mistyped one is
+		// not made silently.
+		if err := os.MkdirAll(parent, 0o755); err != nil {
 			fmt.Fprintf(stderr, "simrun corpus: %v\n", err)
 			return exitUsage
 		}
@@ -996,6 +997,13 @@ func (c *Command) corpusCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes of decisions for %s): copy it under fuzz/testdata/fuzz/%s/ to make it a regression test\n", dst, len(data), t.Name, t.Name)
 	return exitPass
+}
+
+// isCorpusDir reports whether dir is a corpus folder of target:
+// .../testdata/fuzz/<target>.
+func isCorpusDir(dir, target string) bool {
+	fuzzDir := filepath.Dir(dir)
+	return filepath.Base(dir) == target && filepath.Base(fuzzDir) == "fuzz" && filepath.Base(filepath.Dir(fuzzDir)) == "testdata"
 }
 
 // benchCmd runs the native benchmarks and prints the original's tables

@@ -302,8 +302,7 @@ func TestCorpusEntries(t *testing.T) {
 	path := filepath.Join(dir, "crash.sched")
 	code, _, _ := simrun(t, "explore", "ring2005", "--set", "packets=8", "--set", "burst=4", "--set", "ring=4", "--seed=4", "-o", path)
 	require.Equal(t, exitFailure, code)
-	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005", "crash")
-	require.NoError(t, os.MkdirAll(filepath.Dir(entry), 0o755))
+	entry := filepath.Join(dir, "testdata", "fuzz", "FuzzRing2005", "crash") // made: the target's corpus folder
 	code, out, errOut := simrun(t, "corpus", path, "-o", entry)
 	require.Equal(t, exitPass, code, errOut)
 	assert.Contains(t, out, "for FuzzRing2005")
