@@ -90,9 +90,6 @@ func (c *Command) Main() {
 	}
 	ctx, stop := interruptible(context.Background())
 	code := c.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	if code == exitInterrupted {
-		code = interruptedStatus(ctx)
-	}
 	stop()
 	os.Exit(code)
 }
@@ -126,7 +123,7 @@ func interruptible(ctx context.Context) (context.Context, func()) {
 	}
 }
 
-// interruptedStatus is the exit status of a command that a signal
+// interruptedStatus is the exit status of a command that ctx's end
 // interrupted with nothing found: 128 plus the signal's number, as a
 // shell reports a process the signal ended (130 SIGINT, 143 SIGTERM, 129
 // SIGHUP); 130 when the context ended otherwise.

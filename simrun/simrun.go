@@ -203,8 +203,18 @@ func wantsJSON(args []string) bool {
 	return false
 }
 
-// dispatch runs the subcommand args[0] on the rest of args.
+// dispatch runs the subcommand args[0] on the rest of args; a command
+// interrupted by a signal (see interruptible) exits with 128 plus its
+// number.
 func (c *Command) dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	code := c.subcommand(ctx, args, stdout, stderr)
+	if code == exitInterrupted {
+		code = interruptedStatus(ctx)
+	}
+	return code
+}
+
+func (c *Command) subcommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "list":
 		return c.listCmd(args[1:], stdout, stderr)
