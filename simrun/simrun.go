@@ -635,6 +635,11 @@ func freshName(path string, data []byte) string {
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && bytes.Equal(old, data)) {
 			return p
 		}
+		if err != nil || n > 10_000 {
+			// Not a name another file holds (a folder in the way, a
+			// name too long): let the write say what is wrong.
+			return path
+		}
 	}
 }
 
@@ -673,7 +678,10 @@ func (c *Command) tellSaved(ctx context.Context, fj *failureJSON, trace string, 
 		return 0, false
 	}
 	fmt.Fprintf(stdout, "\nreplaying %s:\n\n", fj.Schedule)
-	return c.replayCmd(ctx, []string{fj.Schedule, "--trace=" + trace}, stdout, stderr), true
+	// The failure is found and saved: its replay runs to its end even
+	// after an interrupt, and the failure's status stands.
+	code := c.replayCmd(context.WithoutCancel(ctx), []string{fj.Schedule, "--trace=" + trace}, stdout, stderr)
+	return code, true
 }
 
 // writeCover prints the coverage report of an exploration of s.
