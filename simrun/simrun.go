@@ -58,8 +58,11 @@ Exit status: 0 pass, 1 failure found or reproduced, 2 bad usage or input, 3 host
 watchdog (no verdict), 4 check's budget spent (no verdict), 128+N interrupted by
 signal N (SIGINT 130, SIGTERM 143, SIGHUP 129) with nothing found.`
 
+// commandDoc is a subcommand's name, arguments and what it does.
+type commandDoc struct{ name, args, doc string }
+
 // commands says what each subcommand does, for its --help.
-var commands = []struct{ name, args, doc string }{
+var commands = []commandDoc{
 	{"list", "[SCENARIO]", "Lists the scenarios, their parameters with their defaults, and whether each must pass or is known to fail; with a scenario, what each of its parameters means and the values it takes."},
 	{"explore", "SCENARIO", "Runs the scenario's schedules, each one decided by the strategy from the seed and the run's number, until one fails or the budget is spent. A failing schedule is saved, and replays exactly."},
 	{"merge", "FILE...", "Adds up the records of the shards of one exploration (explore --shard --record) or of one check (check --shard --record) into the answer of the whole, and saves its failing schedule."},
@@ -252,7 +255,7 @@ func (c *Command) subcommand(ctx context.Context, args []string, stdout, stderr 
 // help prints the help of command cmd to stdout: the command parses its
 // flags and, asked for help, prints it where its errors would go.
 func (c *Command) help(ctx context.Context, cmd string, stdout, stderr io.Writer) int {
-	if !slices.ContainsFunc(commands, func(e struct{ name, args, doc string }) bool { return e.name == cmd }) {
+	if !slices.ContainsFunc(commands, func(e commandDoc) bool { return e.name == cmd }) {
 		return c.dispatch(ctx, []string{cmd}, stdout, stderr) // an unknown command, said as such
 	}
 	c.dispatch(ctx, []string{cmd, "--help"}, io.Discard, stdout)

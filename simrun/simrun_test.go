@@ -483,7 +483,7 @@ func TestJSONOnEveryError(t *testing.T) {
 		"shrink bad budget":        {[]string{"shrink", good, "--attempts=0"}, "want a positive budget"},
 		"corpus corrupt file":      {[]string{"corpus", corrupt}, "corrupt schedule file"},
 		"corpus no target":         {[]string{"corpus", good, "-o", filepath.Join(dir, "e")}, "no fuzz target runs scenario ring2005"},
-		"merge nothing":            {[]string{"merge"}, ""},
+		"merge nothing":            {[]string{"merge"}, "want the shards' result files"},
 		"merge missing file":       {[]string{"merge", missing}, "no such file"},
 		"litmus bad model":         {[]string{"litmus", "--model=arm", good}, "arm"},
 		"list unknown scenario":    {[]string{"list", "ring2006"}, `unknown scenario "ring2006"`},
