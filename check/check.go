@@ -53,6 +53,7 @@ import (
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/shrink"
 	"github.com/kernelsim/lfsim/sim"
+	"github.com/kernelsim/lfsim/trace"
 )
 
 // Check is an end-of-run check: it looks at the subject after a run in
@@ -459,9 +460,9 @@ func logTrace(t TB, r sim.Result) {
 	}
 	var b strings.Builder
 	if *flagTrace == "lines" {
-		sim.WriteLines(&b, r.Trace)
+		trace.Lines(&b, r.Trace, trace.Options{})
 	} else {
-		sim.WriteColumns(&b, r.Trace, r.CPUs)
+		trace.Columns(&b, r.Trace, trace.Options{CPUs: r.CPUs})
 	}
 	t.Log("\n" + b.String())
 }

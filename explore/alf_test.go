@@ -11,6 +11,7 @@ import (
 	"github.com/kernelsim/lfsim/linearizability"
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/sim"
+	"github.com/kernelsim/lfsim/trace"
 )
 
 // The queue used as the original requires passes the default
@@ -65,7 +66,7 @@ func TestAlfMisusesAreFound(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, rep.Reproduced)
 			var b strings.Builder
-			require.NoError(t, sim.WriteLines(&b, rep.Trace))
+			require.NoError(t, trace.Lines(&b, rep.Trace, trace.Options{}))
 			assert.Contains(t, b.String(), tc.trace)
 		})
 	}

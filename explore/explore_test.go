@@ -19,6 +19,7 @@ import (
 	"github.com/kernelsim/lfsim/scenario"
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/sim"
+	"github.com/kernelsim/lfsim/trace"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden traces in testdata")
@@ -43,8 +44,8 @@ func public(f *sim.Failure) [6]string {
 
 func render(t *testing.T, r sim.Result) []byte {
 	var b bytes.Buffer
-	require.NoError(t, sim.WriteLines(&b, r.Trace))
-	require.NoError(t, sim.WriteColumns(&b, r.Trace, r.CPUs))
+	require.NoError(t, trace.Lines(&b, r.Trace, trace.Options{}))
+	require.NoError(t, trace.Columns(&b, r.Trace, trace.Options{CPUs: r.CPUs}))
 	return b.Bytes()
 }
 

@@ -82,6 +82,16 @@ func (c *Ctx) Account(fn func()) { fn() }
 // Annotate is the simulator's trace note: nothing here.
 func (c *Ctx) Annotate(format string, args ...any) {}
 
+// Call and Return mark an operation in the simulator's trace: nothing
+// here.
+func (c *Ctx) Call(name string, args ...any) {}
+
+// Return: see Call.
+func (c *Ctx) Return(result ...any) {}
+
+// Tracing is false: nothing is traced natively.
+func (c *Ctx) Tracing() bool { return false }
+
 // Ghost does nothing natively: it tells the simulator's exhaustive search
 // about Go state shared between contexts, which real hardware orders by
 // itself.

@@ -105,39 +105,49 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 	h.Ops = slices.Grow(h.Ops, calls)
 	next := uint64(0)
 	client := 0
-	call := func(c *sim.Ctx, id int, op AlfOp, single bool) {
+	// call makes one operation, marked in the trace with the port's
+	// function name: under preempt_disable when protect is set.
+	call := func(c *sim.Ctx, id int, op AlfOp, single, protect bool) {
 		if op.Enqueue {
 			vals := make([]uint64, op.N)
 			for i := range vals {
 				next++
 				vals[i] = next
 			}
-			enq := w.Ops.MPEnqueue
+			enq, name := w.Ops.MPEnqueue, "alf_mp_enqueue"
 			if single {
-				enq = w.Ops.SPEnqueue
+				enq, name = w.Ops.SPEnqueue, "alf_sp_enqueue"
 			}
-			h.Enqueue(c, id, vals, func() int { return enq(q, c, vals) })
+			c.Call(name, vals)
+			var n int
+			guard(c, protect, func() { n = h.Enqueue(c, id, vals, func() int { return enq(q, c, vals) }) })
+			if n == 0 {
+				c.Return(0, "(full)")
+			} else {
+				c.Return(n)
+			}
 			return
 		}
-		deq := w.Ops.MCDequeue
+		deq, name := w.Ops.MCDequeue, "alf_mc_dequeue"
 		if single {
-			deq = w.Ops.SCDequeue
+			deq, name = w.Ops.SCDequeue, "alf_sc_dequeue"
 		}
 		out := make([]uint64, op.N)
-		h.Dequeue(c, id, out, func() int { return deq(q, c, out) })
+		c.Call(name, op.N)
+		var n int
+		guard(c, protect, func() { n = h.Dequeue(c, id, out, func() int { return deq(q, c, out) }) })
+		if n == 0 {
+			c.Return(0, "(empty)")
+		} else {
+			c.Return(n, out[:n])
+		}
 	}
 	for _, t := range w.Tasks {
 		id := client
 		client++
 		task := m.Go(t.Name, t.CPU, func(c *sim.Ctx) {
 			for _, op := range t.Ops {
-				if t.Protect {
-					c.PreemptDisable()
-				}
-				call(c, id, op, t.Single)
-				if t.Protect {
-					c.PreemptEnable()
-				}
+				call(c, id, op, t.Single, t.Protect)
 			}
 		})
 		task.SetPriority(t.Prio)
@@ -154,7 +164,7 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 			if fired < len(irq.Ops) {
 				op := irq.Ops[fired]
 				fired++
-				call(c, id, op, false)
+				call(c, id, op, false, false)
 			}
 		})
 	}
@@ -178,6 +188,17 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 		}
 		return nil
 	}, nil
+}
+
+// guard runs do under preempt_disable when protect is set.
+func guard(c *sim.Ctx, protect bool, do func()) {
+	if protect {
+		c.PreemptDisable()
+	}
+	do()
+	if protect {
+		c.PreemptEnable()
+	}
 }
 
 // randomOps draws n operations, enqueue or dequeue with equal chance, of

@@ -134,8 +134,8 @@ func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 			// Each firing is a packet of its own, numbered after the NICs'.
 			pkt := packets + c*irqs + fired
 			fired++
-			l.ledger.take(ctx, pkt, l.pool.AllocData(ctx))
-			l.pool.FreeData(ctx, l.ledger.release(ctx, pkt))
+			l.ledger.take(ctx, pkt, l.allocData(ctx))
+			l.freeData(ctx, l.ledger.release(ctx, pkt))
 		})
 	}
 	return func() *sim.Failure { return l.ledger.check(l.pool.Slots()) }
@@ -146,11 +146,21 @@ func buildRing2005(m *sim.Machine, v Values, locked bool) Check {
 func (l *ring2005Load) netRxAction(c *sim.Ctx) {
 	box := &l.boxes[(c.RawSmpProcessorID()+1)%len(l.boxes)]
 	l.rx.poll(c, func(pkt int) {
-		data := l.pool.AllocData(c)
+		data := l.allocData(c)
 		l.ledger.take(c, pkt, data)
 		box.pkts = append(box.pkts, pkt)
 		c.SmpStoreRelease(box.published, uint64(len(box.pkts)))
 	})
+}
+
+// allocData is alloc_skb's use of the ring, marked in the trace.
+func (l *ring2005Load) allocData(c *sim.Ctx) uint64 {
+	return marked(c, "alloc_skb", func() uint64 { return l.pool.AllocData(c) })
+}
+
+// freeData is kfree_skbmem's use of the ring, marked in the trace.
+func (l *ring2005Load) freeData(c *sim.Ctx, data uint64) {
+	markedFree(c, "kfree_skbmem", data, func() { l.pool.FreeData(c, data) })
 }
 
 // reader is the socket reader on CPU cpu: it frees the data buffer of
@@ -166,7 +176,7 @@ func (l *ring2005Load) reader(c *sim.Ctx, cpu, expect int) {
 		for ; done < published; done++ {
 			pkt := box.pkts[done]
 			data := l.ledger.release(c, pkt)
-			l.pool.FreeData(c, data)
+			l.freeData(c, data)
 		}
 	}
 }

@@ -25,10 +25,46 @@ type bufPool interface {
 
 type slabPool struct{ kc *sim.KmemCache }
 
-func (p slabPool) alloc(c *sim.Ctx) uint64     { return c.KmemCacheAlloc(p.kc, sim.GFPAtomic) }
-func (p slabPool) free(c *sim.Ctx, obj uint64) { c.KmemCacheFree(p.kc, obj) }
-func (p slabPool) teardown(*sim.Ctx)           {}
-func (p slabPool) holding() ([]uint64, error)  { return nil, nil }
+func (p slabPool) alloc(c *sim.Ctx) uint64 {
+	return marked(c, "kmem_cache_alloc", func() uint64 { return c.KmemCacheAlloc(p.kc, sim.GFPAtomic) })
+}
+
+func (p slabPool) free(c *sim.Ctx, obj uint64) {
+	markedFree(c, "kmem_cache_free", obj, func() { c.KmemCacheFree(p.kc, obj) })
+}
+
+func (p slabPool) teardown(*sim.Ctx)          {}
+func (p slabPool) holding() ([]uint64, error) { return nil, nil }
+
+// marked makes an allocation, marked in the trace as a call of the
+// pool's function name with the buffer it returned.
+func marked(c *sim.Ctx, name string, alloc func() uint64) uint64 {
+	c.Call(name)
+	b := alloc()
+	if c.Tracing() {
+		c.Return(bufRef(b))
+	}
+	return b
+}
+
+// markedFree frees b, marked in the trace as a call of name.
+func markedFree(c *sim.Ctx, name string, b uint64, free func()) {
+	if c.Tracing() {
+		c.Call(name, bufRef(b))
+	}
+	free()
+	c.Return()
+}
+
+// bufRef is a buffer as a trace shows it: #3, or NULL.
+type bufRef uint64
+
+func (b bufRef) String() string {
+	if b == 0 {
+		return "NULL"
+	}
+	return fmt.Sprintf("#%d", uint64(b))
+}
 
 // ringPool is the 2005 ring in front of the slab (its kmalloc fallback).
 type ringPool struct {
@@ -38,10 +74,16 @@ type ringPool struct {
 
 func (p ringPool) Kmalloc(c *sim.Ctx) uint64    { return c.KmemCacheAlloc(p.kc, sim.GFPAtomic) }
 func (p ringPool) Kfree(c *sim.Ctx, obj uint64) { c.KmemCacheFree(p.kc, obj) }
-func (p ringPool) alloc(c *sim.Ctx) uint64      { return p.ring.AllocData(c) }
-func (p ringPool) free(c *sim.Ctx, obj uint64)  { p.ring.FreeData(c, obj) }
-func (p ringPool) teardown(*sim.Ctx)            {}
-func (p ringPool) holding() ([]uint64, error)   { return p.ring.Slots(), nil }
+func (p ringPool) alloc(c *sim.Ctx) uint64 {
+	return marked(c, "alloc_skb", func() uint64 { return p.ring.AllocData(c) })
+}
+
+func (p ringPool) free(c *sim.Ctx, obj uint64) {
+	markedFree(c, "kfree_skbmem", obj, func() { p.ring.FreeData(c, obj) })
+}
+
+func (p ringPool) teardown(*sim.Ctx)          {}
+func (p ringPool) holding() ([]uint64, error) { return p.ring.Slots(), nil }
 
 type qmemPool struct {
 	pool    *qmempool.Pool
@@ -50,17 +92,17 @@ type qmemPool struct {
 
 func (p qmemPool) alloc(c *sim.Ctx) uint64 {
 	if p.softirq {
-		return p.pool.AllocSoftirq(c, sim.GFPAtomic)
+		return marked(c, "qmempool_alloc_softirq", func() uint64 { return p.pool.AllocSoftirq(c, sim.GFPAtomic) })
 	}
-	return p.pool.Alloc(c, sim.GFPAtomic)
+	return marked(c, "qmempool_alloc", func() uint64 { return p.pool.Alloc(c, sim.GFPAtomic) })
 }
 
 func (p qmemPool) free(c *sim.Ctx, obj uint64) {
 	if p.softirq {
-		p.pool.FreeSoftirq(c, obj)
+		markedFree(c, "qmempool_free_softirq", obj, func() { p.pool.FreeSoftirq(c, obj) })
 		return
 	}
-	p.pool.Free(c, obj)
+	markedFree(c, "qmempool_free", obj, func() { p.pool.Free(c, obj) })
 }
 
 func (p qmemPool) teardown(c *sim.Ctx)        { p.pool.Destroy(c) }

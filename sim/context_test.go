@@ -189,10 +189,13 @@ func busyMachineWith(t *testing.T, cfg Config) *Machine {
 	})
 }
 
+// renderTrace is every field of every event, one per line.
 func renderTrace(t *testing.T, r Result) string {
+	t.Helper()
 	var b bytes.Buffer
-	require.NoError(t, WriteLines(&b, r.Trace))
-	require.NoError(t, WriteColumns(&b, r.Trace, r.CPUs))
+	for _, e := range r.Trace {
+		fmt.Fprintf(&b, "%+v\n", e)
+	}
 	return b.String()
 }
 

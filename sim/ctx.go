@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -46,8 +47,9 @@ type Ctx struct {
 	recent  *[8]seen
 	recentN int
 
-	failAlloc  bool // the strategy injects a failure into the pending allocation
-	accounting int  // nesting of Ctx.Account
+	failAlloc  bool     // the strategy injects a failure into the pending allocation
+	accounting int      // nesting of Ctx.Account
+	calls      []string // the operations Call began that have not returned, when tracing
 }
 
 type watch struct {
@@ -763,6 +765,65 @@ func (f *Ctx) annotate(format string, args []any) {
 	file, line := callerLine(3) // Annotate's caller
 	m.record(Event{Kind: EvNote, CPU: f.CPU().id, frame: f, Note: fmt.Sprintf(format, args...), File: file, Line: line})
 	m.toUser()
+}
+
+// Call marks, in the trace, the start of an operation of the code under
+// test, with its arguments: "mp_enqueue([8 9])". Return marks its end.
+// A trace groups the memory events between the two under the call, and
+// can show an operation that no other CPU interleaved with as one line.
+// Like Annotate, it inlines to a test when the run is not traced.
+func (f *Ctx) Call(name string, args ...any) {
+	if f.m.cfg.Trace {
+		f.call(name, args)
+	}
+}
+
+// Tracing reports whether the run is traced: a workload that marks its
+// calls tests it first where making Call's or Return's arguments would
+// cost an untraced run something (a value boxed into an interface).
+func (f *Ctx) Tracing() bool { return f.m.cfg.Trace }
+
+// Return marks the end of the latest operation this context began with
+// Call and has not ended, with its result: "0 (full)". Without one it
+// panics, as an unbalanced trace would mislead its reader.
+func (f *Ctx) Return(result ...any) {
+	if f.m.cfg.Trace {
+		f.ret(result)
+	}
+}
+
+func (f *Ctx) call(name string, args []any) {
+	m := f.m
+	m.toSim()
+	file, line := callerLine(3) // Call's caller
+	f.calls = append(f.calls, name)
+	m.record(Event{Kind: EvCall, CPU: f.CPU().id, frame: f, Op: name, Value: joinArgs(args, ", "), File: file, Line: line})
+	m.toUser()
+}
+
+func (f *Ctx) ret(result []any) {
+	m := f.m
+	m.toSim()
+	if len(f.calls) == 0 {
+		panic("sim: Return without a Call in " + f.label())
+	}
+	name := f.calls[len(f.calls)-1]
+	f.calls = f.calls[:len(f.calls)-1]
+	file, line := callerLine(3) // Return's caller
+	m.record(Event{Kind: EvReturn, CPU: f.CPU().id, frame: f, Op: name, Value: joinArgs(result, " "), File: file, Line: line})
+	m.toUser()
+}
+
+// joinArgs formats each argument as fmt.Sprint would alone.
+func joinArgs(args []any, sep string) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		fmt.Fprint(&b, a)
+	}
+	return b.String()
 }
 
 func swapped(ok bool) string {

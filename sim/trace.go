@@ -1,10 +1,6 @@
 package sim
 
-import (
-	"fmt"
-	"io"
-	"strings"
-)
+import "fmt"
 
 // EventKind is what a trace line records.
 type EventKind uint8
@@ -20,7 +16,18 @@ const (
 	EvSoftirq           // a softirq handler starts
 	EvNote              // the workload's own annotation
 	EvFailure           // what ended the run
+	EvCall              // an operation of the code under test starts (Ctx.Call)
+	EvReturn            // that operation returns (Ctx.Return)
 )
+
+// String names the kind as JSON output and the timeline give it.
+func (k EventKind) String() string {
+	names := [...]string{"none", "op", "start", "exit", "switch", "irq", "irq_exit", "softirq", "note", "failure", "call", "return"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", k)
+}
 
 // Event is one trace line.
 type Event struct {
@@ -88,119 +95,14 @@ func (e Event) Text() string {
 		return "irq_exit"
 	case EvFailure:
 		return "FAIL " + e.Note
+	case EvCall:
+		return e.Op + "(" + e.Value + ")"
+	case EvReturn:
+		if e.Value == "" {
+			return e.Op + " returns"
+		}
+		return e.Op + " -> " + e.Value
 	default:
 		return e.Note
 	}
-}
-
-// WriteLines writes the trace one line per event:
-//
-//	#12   CPU1 softirq NET_RX over idle/1  READ_ONCE head -> 3   ring2005/ring.go:40
-func WriteLines(w io.Writer, trace []Event) error {
-	ctxW := 0
-	for _, e := range trace {
-		ctxW = max(ctxW, len(e.Ctx))
-	}
-	for _, e := range trace {
-		step := ""
-		if e.Decision {
-			step = fmt.Sprintf("#%d", e.Step)
-		}
-		cpu := "    "
-		if e.CPU >= 0 {
-			cpu = fmt.Sprintf("CPU%d", e.CPU)
-		}
-		line := fmt.Sprintf("%-7s %-5s %-*s  %s", step, cpu, ctxW, e.Ctx, e.Text())
-		if src := e.Source(); src != "" {
-			line += "   " + src
-		}
-		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " ")); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// WriteColumns writes the trace with one column per CPU, the way
-// interleavings are drawn on a whiteboard: time runs down, each event sits
-// in its CPU's column, and a context change on a CPU gets its own line.
-func WriteColumns(w io.Writer, trace []Event, cpus int) error {
-	colW := 20
-	for _, e := range trace {
-		if e.CPU >= 0 {
-			colW = max(colW, len(columnText(e)), len(e.Ctx)+2)
-		}
-	}
-	colW = min(colW, 72)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s", "step")
-	for i := range cpus {
-		fmt.Fprintf(&b, "| %-*s", colW, fmt.Sprintf("CPU%d", i))
-	}
-	if _, err := fmt.Fprintln(w, strings.TrimRight(b.String(), " ")); err != nil {
-		return err
-	}
-	lastCtx := make([]string, cpus)
-	// row puts text in CPU cpu's column.
-	row := func(step string, cpu int, text string) error {
-		b.Reset()
-		fmt.Fprintf(&b, "%-7s", step)
-		for i := range cpus {
-			cell := ""
-			if i == cpu {
-				cell = text
-			}
-			fmt.Fprintf(&b, "| %-*s", colW, clip(cell, colW))
-		}
-		_, err := fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		return err
-	}
-	for _, e := range trace {
-		step := ""
-		if e.Decision {
-			step = fmt.Sprintf("#%d", e.Step)
-		}
-		if e.CPU < 0 {
-			// Machine-wide lines (deadlock, soft lockup, budget) span
-			// the table rather than sit in one column.
-			if _, err := fmt.Fprintf(w, "%-7s  %s\n", step, e.Text()); err != nil {
-				return err
-			}
-			continue
-		}
-		if e.Ctx != lastCtx[e.CPU] {
-			lastCtx[e.CPU] = e.Ctx
-			if err := row("", e.CPU, "["+e.Ctx+"]"); err != nil {
-				return err
-			}
-		}
-		if e.Kind == EvFailure {
-			if err := row(step, e.CPU, "FAIL"); err != nil {
-				return err
-			}
-			if _, err := fmt.Fprintf(w, "%-7s  %s\n", "", e.Text()); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := row(step, e.CPU, columnText(e)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// columnText is an event as a column shows it, with its source position.
-func columnText(e Event) string {
-	if src := e.Source(); src != "" && e.Kind == EvOp {
-		return e.Text() + "  @" + src
-	}
-	return e.Text()
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "~"
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/kernelsim/lfsim/schedule"
 	"github.com/kernelsim/lfsim/shrink"
 	"github.com/kernelsim/lfsim/sim"
+	"github.com/kernelsim/lfsim/trace"
 )
 
 // Exit statuses.
@@ -45,7 +46,7 @@ const usage = `usage:
   simrun merge FILE... [-o OUT] [--cover] [--json]
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--max-steps=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
-  simrun replay FILE [--trace=lines|columns] [--json]
+  simrun replay FILE [--trace=lines|columns|full] [--from=N] [--to=N] [--cpu=LIST] [--width=N] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N] [--workers=N] [--json]
   simrun corpus FILE [-o OUT] [--json]
   simrun litmus FILE|DIR... [--model=lkmm|sc|tso] [--explain] [--json]
@@ -726,8 +727,12 @@ func rate(steps int64, d time.Duration) string {
 
 func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay")
-	trace := fs.String("trace", "", "print the interleaving: `mode` lines or columns")
-	asJSON := fs.Bool("json", false, "print one JSON object")
+	mode := fs.String("trace", "", "print the interleaving: `mode` lines, columns (operations no other CPU interleaved with, and repeated spin iterations, folded to a line) or full (columns, nothing folded)")
+	from := fs.Int("from", 0, "show the trace from this step on")
+	to := fs.Int("to", 0, "show the trace up to this step (0: the end)")
+	cpus := fs.String("cpu", "", "show only these CPUs' events: a comma-separated `list` of CPU numbers (the failure and machine-wide lines always show)")
+	width := fs.Int("width", trace.DefaultWidth, "lay the columns out for a page this many characters wide")
+	asJSON := fs.Bool("json", false, "print one JSON object (with --trace, its events too)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return usageError(stderr, "replay", err)
@@ -735,7 +740,11 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 	if len(pos) != 1 {
 		return usageError(stderr, "replay", errors.New("want exactly one schedule file"))
 	}
-	if err := checkTrace(*trace); err != nil {
+	if err := checkTrace(*mode); err != nil {
+		return usageError(stderr, "replay", err)
+	}
+	view, err := traceOptions(*from, *to, *cpus, *width)
+	if err != nil {
 		return usageError(stderr, "replay", err)
 	}
 	path := pos[0]
@@ -743,7 +752,7 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 	if f == nil {
 		return code
 	}
-	rep, err := explore.ReplayUntil(ctx.Done(), sc, f, *trace != "")
+	rep, err := explore.ReplayUntil(ctx.Done(), sc, f, *mode != "")
 	if errors.Is(err, explore.ErrWatchdog) {
 		fmt.Fprintf(stderr, "simrun replay: %s: %v\n", path, err)
 		return exitHost
@@ -761,27 +770,34 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 		code = exitFailure
 		vis = attach(rep.Failure, path, stderr)
 	}
+	view.CPUs = rep.CPUs
 	if *asJSON {
 		var rec *recordedJSON
 		if fl := f.Failure; fl != nil {
 			rec = &recordedJSON{fl.Kind, fl.Message, fl.Step, fl.Site}
 		}
+		var events []trace.EventJSON
+		if *mode != "" {
+			events = trace.JSON(rep.Trace, view)
+		}
 		json.NewEncoder(stdout).Encode(struct {
-			Schedule   string        `json:"schedule"`
-			Scenario   string        `json:"scenario"`
-			Steps      int           `json:"steps"`
-			Failure    *failureJSON  `json:"failure"`
-			Recorded   *recordedJSON `json:"recorded"`
-			Reproduced bool          `json:"reproduced"`
-		}{path, f.Scenario, rep.Steps, withVis(toJSON(rep.Failure), vis), rec, rep.Reproduced})
+			Schedule   string            `json:"schedule"`
+			Scenario   string            `json:"scenario"`
+			Steps      int               `json:"steps"`
+			Failure    *failureJSON      `json:"failure"`
+			Recorded   *recordedJSON     `json:"recorded"`
+			Reproduced bool              `json:"reproduced"`
+			Trace      []trace.EventJSON `json:"trace,omitempty"`
+		}{path, f.Scenario, rep.Steps, withVis(toJSON(rep.Failure), vis), rec, rep.Reproduced, events})
 		return code
 	}
-	switch *trace {
+	switch *mode {
 	case "lines":
-		sim.WriteLines(stdout, rep.Trace)
+		trace.Lines(stdout, rep.Trace, view)
 		fmt.Fprintln(stdout)
-	case "columns":
-		sim.WriteColumns(stdout, rep.Trace, rep.CPUs)
+	case "columns", "full":
+		view.Full = *mode == "full"
+		trace.Columns(stdout, rep.Trace, view)
 		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "replayed %s: scenario %s (%s), %d steps\n", path, f.Scenario, strings.Join(f.Params, " "), rep.Steps)
@@ -805,10 +821,37 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 }
 
 func checkTrace(mode string) error {
-	if mode != "" && mode != "lines" && mode != "columns" {
-		return fmt.Errorf("--trace=%s: want lines or columns", mode)
+	if mode != "" && mode != "lines" && mode != "columns" && mode != "full" {
+		return fmt.Errorf("--trace=%s: want lines, columns or full", mode)
 	}
 	return nil
+}
+
+// traceOptions are the replay's --from, --to, --cpu and --width, checked.
+func traceOptions(from, to int, cpus string, width int) (trace.Options, error) {
+	o := trace.Options{From: from, To: to, Width: width}
+	switch {
+	case from < 0 || to < 0:
+		return o, fmt.Errorf("--from and --to are steps: want 0 or more, got %d and %d", from, to)
+	case to > 0 && from > to:
+		return o, fmt.Errorf("--from=%d is after --to=%d", from, to)
+	case width < 40:
+		return o, fmt.Errorf("--width=%d: want at least 40", width)
+	}
+	if cpus != "" {
+		o.Only = []int{}
+		for _, s := range strings.Split(cpus, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 0 {
+				return o, fmt.Errorf("--cpu=%s: want CPU numbers separated by commas", cpus)
+			}
+			if !slices.Contains(o.Only, n) {
+				o.Only = append(o.Only, n)
+			}
+		}
+		slices.Sort(o.Only)
+	}
+	return o, nil
 }
 
 // attach writes a failure's supplementary material (a linearizability

@@ -182,7 +182,7 @@ func TestBadInput(t *testing.T) {
 		"foreign file":      {[]string{"replay", write("f.sched", []byte("hello\n"))}, "not a simrun schedule file"},
 		"truncated file":    {[]string{"replay", write("t.sched", data[:len(data)/2])}, "truncated schedule file"},
 		"corrupt file":      {[]string{"replay", write("c.sched", bytes.Replace(data, []byte("s0"), []byte("s1"), 1))}, "corrupt schedule file"},
-		"bad trace":         {[]string{"replay", good, "--trace=dots"}, "--trace=dots: want lines or columns"},
+		"bad trace":         {[]string{"replay", good, "--trace=dots"}, "--trace=dots: want lines, columns or full"},
 		"depth without pct": {[]string{"explore", "ring2005", "--depth=-3"}, "--depth=-3 applies to --strategy=pct only, not mix"},
 		"depth of random":   {[]string{"explore", "ring2005", "--strategy=random", "--depth=2"}, "applies to --strategy=pct only, not random"},
 		"lacking a param":   {[]string{"replay", write("p.sched", resum(t, dropLine(data, "param irqs=")))}, "gives no value for parameter irqs"},
