@@ -134,12 +134,17 @@
 package linearizability
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"html"
 	"math"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -171,6 +176,8 @@ func (o Op) String() string {
 // History collects operations as simulated code makes them.
 type History struct {
 	Ops []Op
+	// About heads the visualisation of a history that fails its check.
+	About About
 }
 
 // Enqueue records an enqueue of vals made by do, which returns its result.
@@ -286,7 +293,14 @@ func (h *History) Check(spec model.Spec, cap int) Result {
 func (h *History) CheckWork(spec model.Spec, cap int, budget int64) Result {
 	r := h.checkQueue(spec, cap, budget, true)
 	if r.Verdict == Illegal {
-		r.visual = func(path string) error { return visualize(Model(spec, cap), h.Operations(), path) }
+		about := h.About
+		if about.Spec == "" {
+			about.Spec = spec.String()
+		}
+		if about.Results == "" {
+			about.Results = "enqueue(v...) -> n enqueued n of its values, 0 when the queue was full; dequeue(n) -> [v...] took those values, [] when it found the queue empty."
+		}
+		r.visual = func(path string) error { return visualize(Model(spec, cap), h.Operations(), path, about) }
 	}
 	return r
 }
@@ -299,7 +313,7 @@ const VisualMaxOps = 200
 // verdict it illustrates is already decided.
 const visualTimeout = 10 * time.Second
 
-func visualize(m porcupine.Model, ops []porcupine.Operation, path string) error {
+func visualize(m porcupine.Model, ops []porcupine.Operation, path string, about About) error {
 	if len(ops) > VisualMaxOps {
 		return fmt.Errorf("no visualisation: %d operations, more than porcupine draws (%d)", len(ops), VisualMaxOps)
 	}
@@ -307,7 +321,62 @@ func visualize(m porcupine.Model, ops []porcupine.Operation, path string) error 
 	if res != porcupine.Illegal {
 		return fmt.Errorf("no visualisation: porcupine's search did not finish")
 	}
-	return porcupine.VisualizePath(m, info, path)
+	var b bytes.Buffer
+	if err := porcupine.Visualize(m, info, &b); err != nil {
+		return err
+	}
+	page, err := about.head(b.String())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(page), 0o644)
+}
+
+// About is what the head of a visualisation says of the history it
+// draws, so that the page reads without the trace beside it.
+type About struct {
+	Title   string   // what ran: the scenario
+	Spec    string   // the specification the history was checked against
+	Clients []string // by client number: who made the calls ("task mpmc/0 on CPU0")
+	Results string   // what an operation's result means
+}
+
+// Porcupine's page says a call's and a return's time; here times are
+// steps (see callTime), and the page says the step instead.
+const (
+	porcupineTimes = "return '<br><br>Call: ' + callTime + '<br><br>Return: ' + returnTime"
+	stepTimes      = "return '<br><br>Called after step ' + Math.floor(callTime / 2) + '<br><br>Returned at step ' + Math.floor(returnTime / 2)"
+)
+
+// head puts a's header on porcupine's page and makes its times steps.
+func (a About) head(page string) (string, error) {
+	if !strings.Contains(page, porcupineTimes) || !strings.Contains(page, "<body>") {
+		return "", errors.New("no visualisation: porcupine's page is not the one this version knows")
+	}
+	page = strings.Replace(page, porcupineTimes, stepTimes, 1)
+	title := "lfsim: a history that is not linearizable"
+	if a.Title != "" {
+		title = "lfsim: " + a.Title + ": a history that is not linearizable"
+	}
+	page = strings.Replace(page, "<title>Porcupine</title>", "<title>"+html.EscapeString(title)+"</title>", 1)
+	var h strings.Builder
+	h.WriteString(`<div style="font: 14px/1.4 sans-serif; padding: 48px 16px 8px; border-bottom: 1px solid #ccc">`)
+	fmt.Fprintf(&h, "<h2 style=\"margin: 4px 0\">%s</h2>", html.EscapeString(strings.TrimPrefix(title, "lfsim: ")))
+	if a.Spec != "" {
+		fmt.Fprintf(&h, "<p>Checked against the <b>%s</b> specification: no order of these operations, each taking effect at one moment within its call, gives every result shown. The red line shows how far the longest partial order got.</p>", html.EscapeString(a.Spec))
+	}
+	if a.Results != "" {
+		fmt.Fprintf(&h, "<p>%s</p>", html.EscapeString(a.Results))
+	}
+	if len(a.Clients) > 0 {
+		h.WriteString("<p>Rows are clients:")
+		for i, c := range a.Clients {
+			fmt.Fprintf(&h, " %d = %s;", i, html.EscapeString(c))
+		}
+		h.WriteString(" hover over an operation for the steps of the trace between which it ran (simrun replay --trace=columns).</p>")
+	}
+	h.WriteString("</div>")
+	return strings.Replace(page, "<body>", "<body>"+h.String(), 1), nil
 }
 
 // WriteHTML writes porcupine's visualisation of an illegal history, where

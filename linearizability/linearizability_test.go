@@ -79,6 +79,31 @@ func TestALFStillCatchesReordering(t *testing.T) {
 	assert.Error(t, Result{Verdict: Ok}.WriteHTML(path))
 }
 
+// The visualisation says what it shows: the workload, the specification,
+// who each client is, what results mean, and steps rather than the
+// checker's doubled times.
+func TestTheVisualisationIsHeadedAndSpeaksInSteps(t *testing.T) {
+	h := &History{Ops: []Op{
+		enq(0, 1, 4, 1, 1),
+		enq(0, 5, 8, 1, 2),
+		deq(1, 9, 12, 1, 2),
+	}, About: About{Title: "alf-test", Clients: []string{"task p on CPU0", "task c on CPU1"}}}
+	h.Drained(2, []uint64{1})
+	r := h.Check(model.ALF, 4)
+	require.Equal(t, Illegal, r.Verdict)
+	path := filepath.Join(t.TempDir(), "v.html")
+	require.NoError(t, r.WriteHTML(path))
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	page := string(data)
+	assert.Contains(t, page, "<title>lfsim: alf-test: a history that is not linearizable</title>")
+	assert.Contains(t, page, "Checked against the <b>alf</b> specification")
+	assert.Contains(t, page, "0 = task p on CPU0; 1 = task c on CPU1;")
+	assert.Contains(t, page, "0 when the queue was full")
+	assert.Contains(t, page, stepTimes)
+	assert.NotContains(t, page, porcupineTimes)
+}
+
 func TestConservation(t *testing.T) {
 	for _, tc := range []struct {
 		ops  []Op

@@ -24,6 +24,8 @@ const (
 // Step takes.
 type ObjectHistory struct {
 	Ops []porcupine.Operation
+	// About heads the visualisation of a history that fails its check.
+	About About
 }
 
 // Record runs do as one operation of client with the given input, records
@@ -98,7 +100,7 @@ func (h *ObjectHistory) Check(c ObjectCheck) Result {
 			r.Ops[k] = slices.IndexFunc(h.Ops, func(o porcupine.Operation) bool { return sameOp(o, s.ops[i]) })
 		}
 		if r.Verdict == Illegal {
-			r.visual = func(path string) error { return visualize(c.Model, ops, path) }
+			r.visual = func(path string) error { return visualize(c.Model, ops, path, h.About) }
 		}
 		return r
 	}

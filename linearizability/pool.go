@@ -29,6 +29,8 @@ func (o PoolOp) String() string {
 // PoolHistory collects pool operations as simulated code makes them.
 type PoolHistory struct {
 	Ops []PoolOp
+	// About heads the visualisation of a history that fails its check.
+	About About
 }
 
 // Alloc records an allocation for holder made by do.
@@ -127,7 +129,7 @@ func (h *PoolHistory) visualize(path string) error {
 			ops = append(ops, porcupine.Operation{ClientId: o.Holder, Input: o, Call: o.Call, Return: o.Return})
 		}
 	}
-	return visualize(PoolModel(), ops, path)
+	return visualize(PoolModel(), ops, path, h.About)
 }
 
 type poolConf struct {

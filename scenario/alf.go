@@ -80,6 +80,9 @@ type AlfLoad struct {
 	// History, when set, receives every call as it is recorded: what
 	// tests and benchmarks of the checkers read after the run.
 	History *linearizability.History
+	// Title names the workload at the head of a failing history's
+	// visualisation (the scenario's name).
+	Title string
 }
 
 // Build populates m with the workload and returns its end-of-run check.
@@ -103,6 +106,19 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 		calls += min(irq.Fires, len(irq.Ops))
 	}
 	h.Ops = slices.Grow(h.Ops, calls)
+	h.About.Title = w.Title
+	h.About.Clients = h.About.Clients[:0]
+	for _, t := range w.Tasks {
+		where := fmt.Sprintf("on CPU%d", t.CPU)
+		if t.CPU == sim.Any {
+			where = "free to migrate"
+		}
+		h.About.Clients = append(h.About.Clients, "task "+t.Name+" "+where)
+	}
+	for _, irq := range w.IRQs {
+		h.About.Clients = append(h.About.Clients, fmt.Sprintf("hardirq %s on CPU%d", irq.Name, irq.CPU))
+	}
+	h.About.Clients = append(h.About.Clients, "the drain after the run (what the queue held at the end)")
 	next := uint64(0)
 	client := 0
 	// call makes one operation, marked in the trace with the port's
@@ -289,7 +305,7 @@ func alfScenario(name, summary string, fails bool, params []Param, cpus func(Val
 		CPUs:     cpus,
 		Validate: validateAlf,
 		Build: func(m *sim.Machine, v Values) Check {
-			w := &AlfLoad{Size: v.Int("size"), Opt: alfOptions(v), Ops: DefaultAlfOps(), Spec: model.ALF}
+			w := &AlfLoad{Size: v.Int("size"), Opt: alfOptions(v), Ops: DefaultAlfOps(), Spec: model.ALF, Title: name}
 			if v["spec"] == "strict" {
 				w.Spec = model.Strict
 			}

@@ -46,7 +46,7 @@ const usage = `usage:
   simrun merge FILE... [-o OUT] [--cover] [--json]
   simrun check SCENARIO [--preemptions=N] [--interrupts=N] [--failures=N] [--executions=N] [--no-reduction] [--workers=N] [--shard=I/N] [--record=FILE] [--cover] [--max-steps=N] [--set key=value ...] [-o FILE] [--trace=lines|columns] [--json]
   simrun strategies SCENARIO [--seeds=N] [--runs=N] [--set key=value ...]
-  simrun replay FILE [--trace=lines|columns|full] [--from=N] [--to=N] [--cpu=LIST] [--width=N] [--json]
+  simrun replay FILE [--trace=lines|columns|full] [--from=N] [--to=N] [--cpu=LIST] [--width=N] [--html=FILE] [--perfetto=FILE] [--json]
   simrun shrink FILE [-o OUT] [--time=D] [--attempts=N] [--workers=N] [--json]
   simrun corpus FILE [-o OUT] [--json]
   simrun litmus FILE|DIR... [--model=lkmm|sc|tso] [--explain] [--json]
@@ -732,6 +732,8 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 	to := fs.Int("to", 0, "show the trace up to this step (0: the end)")
 	cpus := fs.String("cpu", "", "show only these CPUs' events: a comma-separated `list` of CPU numbers (the failure and machine-wide lines always show)")
 	width := fs.Int("width", trace.DefaultWidth, "lay the columns out for a page this many characters wide")
+	htmlOut := fs.String("html", "", "write the run's timeline to `FILE`: one self-contained page, a lane per CPU")
+	perfettoOut := fs.String("perfetto", "", "write the run's timeline to `FILE` in the Chrome trace event format, which Perfetto (ui.perfetto.dev) and chrome://tracing open")
 	asJSON := fs.Bool("json", false, "print one JSON object (with --trace, its events too)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -752,7 +754,7 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 	if f == nil {
 		return code
 	}
-	rep, err := explore.ReplayUntil(ctx.Done(), sc, f, *mode != "")
+	rep, err := explore.ReplayUntil(ctx.Done(), sc, f, *mode != "" || *htmlOut != "" || *perfettoOut != "")
 	if errors.Is(err, explore.ErrWatchdog) {
 		fmt.Fprintf(stderr, "simrun replay: %s: %v\n", path, err)
 		return exitHost
@@ -771,6 +773,22 @@ func (c *Command) replayCmd(ctx context.Context, args []string, stdout, stderr i
 		vis = attach(rep.Failure, path, stderr)
 	}
 	view.CPUs = rep.CPUs
+	page := trace.Page{Title: f.Scenario + " (" + strings.Join(f.Params, " ") + ")", CPUs: rep.CPUs}
+	if rep.Failure != nil {
+		page.Failure = explore.Describe(rep.Failure)
+	}
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer, []sim.Event, trace.Page) error
+	}{{*htmlOut, trace.HTML}, {*perfettoOut, trace.Perfetto}} {
+		if out.path == "" {
+			continue
+		}
+		if err := writeFile(out.path, func(w io.Writer) error { return out.write(w, rep.Trace, page) }); err != nil {
+			fmt.Fprintf(stderr, "simrun replay: %v\n", err)
+			return exitUsage
+		}
+	}
 	if *asJSON {
 		var rec *recordedJSON
 		if fl := f.Failure; fl != nil {
@@ -825,6 +843,15 @@ func checkTrace(mode string) error {
 		return fmt.Errorf("--trace=%s: want lines, columns or full", mode)
 	}
 	return nil
+}
+
+// writeFile writes path with write, whole or not at all.
+func writeFile(path string, write func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // traceOptions are the replay's --from, --to, --cpu and --width, checked.

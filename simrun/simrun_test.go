@@ -257,6 +257,52 @@ func TestVisualisationOfAViolation(t *testing.T) {
 	assert.FileExists(t, html)
 }
 
+// replay draws the run's timeline as a page and as a Perfetto file, and
+// gives the trace's events in its JSON, selected by step and CPU.
+func TestReplayDrawsTheTimelineAndGivesTheTraceInJSON(t *testing.T) {
+	dir := t.TempDir()
+	sched := filepath.Join("..", "testdata", "ring2005-seed1.sched")
+	page, perfetto := filepath.Join(dir, "t.html"), filepath.Join(dir, "t.json")
+	code, out, errs := simrun(t, "replay", sched, "--html", page, "--perfetto", perfetto)
+	require.Equal(t, exitFailure, code, errs)
+	assert.Contains(t, out, "FAIL (reproduces the recorded failure)")
+	html, err := os.ReadFile(page)
+	require.NoError(t, err)
+	assert.Contains(t, string(html), `id="failure"`)
+	data, err := os.ReadFile(perfetto)
+	require.NoError(t, err)
+	var doc struct {
+		TraceEvents []map[string]any `json:"traceEvents"`
+	}
+	require.NoError(t, json.Unmarshal(data, &doc))
+	assert.NotEmpty(t, doc.TraceEvents)
+
+	code, out, _ = simrun(t, "replay", sched, "--trace=lines", "--from=10", "--to=20", "--cpu=1", "--json")
+	require.Equal(t, exitFailure, code)
+	var got struct {
+		Trace []struct {
+			Step int    `json:"step"`
+			CPU  int    `json:"cpu"`
+			Kind string `json:"kind"`
+			Text string `json:"text"`
+		} `json:"trace"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	require.NotEmpty(t, got.Trace)
+	for _, e := range got.Trace {
+		if e.Kind != "failure" {
+			assert.True(t, e.CPU == 1 && e.Step >= 10 && e.Step <= 20, "%+v", e)
+		}
+	}
+
+	code, _, errs = simrun(t, "replay", sched, "--html", filepath.Join(dir, "no", "such", "dir.html"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "dir.html")
+	code, _, errs = simrun(t, "replay", sched, "--trace=columns", "--cpu=one")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "--cpu=one: want CPU numbers separated by commas")
+}
+
 func TestCostsPerPairAreShown(t *testing.T) {
 	code, out, _ := simrun(t, "explore", "skb", "--runs=3", "--set", "cpus=1", "--set", "free=softirq", "--set", "burst=1")
 	require.Equal(t, exitPass, code, out)
