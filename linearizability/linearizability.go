@@ -222,6 +222,12 @@ const (
 // enqueued came out (the history must end with Drained). It returns the
 // kind and a description of the first violation, or "", "".
 func (h *History) Conservation() (kind, msg string) {
+	kind, msg, _ = h.Violation()
+	return kind, msg
+}
+
+// Violation is Conservation with the value the violation is about.
+func (h *History) Violation() (kind, msg string, value uint64) {
 	in := map[uint64]int{} // value -> index of its enqueue
 	for i, o := range h.Ops {
 		if o.Enqueue && o.Got > 0 {
@@ -234,10 +240,10 @@ func (h *History) Conservation() (kind, msg string) {
 	for i, o := range h.Ops {
 		for _, v := range o.Out {
 			if j, seen := out[v]; seen {
-				return DuplicatedValue, fmt.Sprintf("value %d dequeued twice: by client %d's %v and by client %d's %v", v, h.Ops[j].Client, h.Ops[j], o.Client, o)
+				return DuplicatedValue, fmt.Sprintf("value %d dequeued twice: by client %d's %v and by client %d's %v", v, h.Ops[j].Client, h.Ops[j], o.Client, o), v
 			}
 			if _, ok := in[v]; !ok {
-				return UnknownValue, fmt.Sprintf("value %d dequeued by client %d's %v was never enqueued", v, o.Client, o)
+				return UnknownValue, fmt.Sprintf("value %d dequeued by client %d's %v was never enqueued", v, o.Client, o), v
 			}
 			out[v] = i
 		}
@@ -248,11 +254,11 @@ func (h *History) Conservation() (kind, msg string) {
 		}
 		for _, v := range o.Vals {
 			if _, ok := out[v]; !ok {
-				return LostValue, fmt.Sprintf("value %d enqueued by client %d's %v was lost: never dequeued, not in the queue at the end", v, o.Client, h.Ops[i])
+				return LostValue, fmt.Sprintf("value %d enqueued by client %d's %v was lost: never dequeued, not in the queue at the end", v, o.Client, h.Ops[i]), v
 			}
 		}
 	}
-	return "", ""
+	return "", "", 0
 }
 
 // Verdict is a linearizability check's answer.

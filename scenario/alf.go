@@ -190,8 +190,10 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 			return sim.Failf(KindCorruptQueue, "%v", err)
 		}
 		h.Drained(client, left)
-		if kind, msg := h.Conservation(); kind != "" {
-			return sim.Failf(kind, "%s", msg)
+		if kind, msg, v := h.Violation(); kind != "" {
+			f := sim.Failf(kind, "%s", msg)
+			f.Value = strconv.FormatUint(v, 10)
+			return f
 		}
 		r := h.Check(w.Spec, w.Size)
 		switch r.Verdict {

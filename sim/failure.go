@@ -36,6 +36,10 @@ type Failure struct {
 	// Check is the file:line (or the name) of the end-of-run check that
 	// found the failure, when no line of simulated code did.
 	Check string
+	// Value, for a failure about one value (lost, or dequeued twice), is
+	// that value as the machine's cells print it, so that a reader of
+	// the trace can find the step that lost or repeated it.
+	Value string
 	// Attach, when set, writes supplementary material about the failure
 	// (a checker's visualisation) to path.
 	Attach func(path string) error

@@ -369,7 +369,7 @@ func (m *Machine) EndFailure(f *Failure) Result {
 		f.Check = "end-of-run check"
 	}
 	m.failure = f
-	m.record(Event{Kind: EvFailure, CPU: -1, Note: "end-of-run check: " + f.Kind + ": " + f.Message})
+	m.record(Event{Kind: EvFailure, CPU: -1, Note: "end-of-run check: " + f.Kind + ": " + f.Message, Value: f.Value})
 	return m.result()
 }
 

@@ -41,7 +41,7 @@ type Event struct {
 	Ctx      string // "task rx/0", "softirq NET_RX over idle/1", ...
 	Op       string // kernel-style operation name
 	Var      string // the cell, for memory operations
-	Value    string // what was read, written or returned
+	Value    string // what was read, written or returned; a failure's value (Failure.Value)
 	Note     string
 	File     string
 	Line     int

@@ -99,6 +99,9 @@ func (c *Command) checkCmd(ctx context.Context, args []string, stdout, stderr io
 	if res.Failure != nil {
 		code = exitFailure
 		fj = saveFailure("check", path, *out != "", res.Schedule, res.Failure, stderr)
+		if *asJSON && *trace != "" {
+			fj.Trace = failingTrace(ctx, s, res.Schedule)
+		}
 	} else if res.Interrupted {
 		code = exitInterrupted
 	} else if !res.Complete && part.Count == 0 {

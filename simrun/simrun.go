@@ -477,6 +477,18 @@ type failureJSON struct {
 	Source        string `json:"source,omitempty"`
 	Schedule      string `json:"schedule,omitempty"`
 	Visualisation string `json:"visualisation,omitempty"`
+	// Trace is the failing run's events, with --trace and --json.
+	Trace []trace.EventJSON `json:"trace,omitempty"`
+}
+
+// failingTrace is the events of the failing run f records, replayed, for
+// --json with --trace; nil if the replay does not give them.
+func failingTrace(ctx context.Context, sc *scenario.Scenario, f *schedule.File) []trace.EventJSON {
+	rep, err := explore.ReplayUntil(ctx.Done(), sc, f, true)
+	if err != nil {
+		return nil
+	}
+	return trace.JSON(rep.Trace, trace.Options{})
 }
 
 func toJSON(f *sim.Failure) *failureJSON {
@@ -553,6 +565,9 @@ func (c *Command) exploreCmd(ctx context.Context, args []string, stdout, stderr 
 		code = exitFailure
 		fj = saveFailure("explore", path, *out != "", res.Schedule, res.Failure, stderr)
 		fj.Run = &res.FailRun
+		if *asJSON && *trace != "" {
+			fj.Trace = failingTrace(ctx, s, res.Schedule)
+		}
 	} else if res.Interrupted {
 		code = exitInterrupted
 	}

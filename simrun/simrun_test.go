@@ -295,6 +295,22 @@ func TestReplayDrawsTheTimelineAndGivesTheTraceInJSON(t *testing.T) {
 		}
 	}
 
+	// explore and check give the failing run's events with the failure.
+	for _, cmd := range []string{"explore", "check"} {
+		code, out, _ = simrun(t, cmd, "alf-preempt", "--trace=columns", "--json", "-o", filepath.Join(dir, cmd+".sched"))
+		require.Equal(t, exitFailure, code, out)
+		var found struct {
+			Failure struct {
+				Trace []struct {
+					Kind string `json:"kind"`
+				} `json:"trace"`
+			} `json:"failure"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &found))
+		require.NotEmpty(t, found.Failure.Trace, cmd)
+		assert.Equal(t, "failure", found.Failure.Trace[len(found.Failure.Trace)-1].Kind, cmd)
+	}
+
 	code, _, errs = simrun(t, "replay", sched, "--html", filepath.Join(dir, "no", "such", "dir.html"))
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errs, "dir.html")

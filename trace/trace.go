@@ -86,9 +86,13 @@ func (r row) label() string {
 //
 //	#12     CPU1  softirq NET_RX over idle/1  READ_ONCE head -> 3   ring2005/ring.go:40
 func Lines(w io.Writer, events []sim.Event, o Options) error {
+	c, blamed := FindCulprit(events)
 	var sel []sim.Event
-	for _, e := range events {
+	for i, e := range events {
 		if o.shows(row{cpu: e.CPU, step: e.Step, first: decision(e), last: decision(e), fail: e.Kind == sim.EvFailure}) {
+			if blamed && i == c.Index {
+				e.Note = strings.TrimPrefix(e.Note+"; ", "; ") + c.Note
+			}
 			sel = append(sel, e)
 		}
 	}
@@ -130,7 +134,11 @@ func decision(e sim.Event) int {
 // inside it is one line ("#3-12  mp_enqueue([1 2]) -> 2"), and a run of
 // identical spin iterations is one line with its count.
 func Columns(w io.Writer, events []sim.Event, o Options) error {
-	rows := story(events, o.Full)
+	culprit := -1
+	if c, ok := FindCulprit(events); ok {
+		culprit = c.Index
+	}
+	rows := story(events, o.Full, culprit)
 	if !o.Full {
 		rows = foldLoops(rows)
 	}
@@ -159,8 +167,9 @@ func Columns(w io.Writer, events []sim.Event, o Options) error {
 
 // story turns events into rows: a header where a CPU changes context,
 // operations indented under their call, and (unless full) an operation
-// with no other CPU's event inside folded to one row.
-func story(events []sim.Event, full bool) []row {
+// with no other CPU's event inside folded to one row. The culprit (see
+// FindCulprit), if any, is never folded and says what it did.
+func story(events []sim.Event, full bool, culprit int) []row {
 	var rows []row
 	lastCtx := map[int]string{}
 	depth := map[string]int{} // open calls by context
@@ -186,7 +195,7 @@ func story(events []sim.Event, full bool) []row {
 			continue
 		}
 		if e.Kind == sim.EvCall && !full {
-			if j := foldable(events, i); j > 0 {
+			if j := foldable(events, i); j > 0 && (culprit < i || culprit > j) {
 				r := row{cpu: e.CPU, ctx: e.Ctx, step: e.Step, text: indent(depth[e.Ctx]) + e.Text() + " -> " + events[j].Value}
 				if events[j].Value == "" {
 					r.text = indent(depth[e.Ctx]) + e.Text() + " returns"
@@ -208,6 +217,11 @@ func story(events []sim.Event, full bool) []row {
 		}
 		r := row{cpu: e.CPU, ctx: e.Ctx, step: e.Step, first: decision(e), last: decision(e), text: indent(depth[e.Ctx]) + text(e)}
 		r.spin = e.Kind == sim.EvOp && e.Note == ""
+		if i == culprit {
+			c, _ := FindCulprit(events)
+			r.text += "  <- " + c.Note
+			r.spin = false
+		}
 		rows = append(rows, r)
 		if e.Kind == sim.EvCall {
 			depth[e.Ctx]++

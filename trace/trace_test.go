@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,6 +179,56 @@ func TestEveryZooFailureFitsAPage(t *testing.T) {
 			assert.LessOrEqual(t, len(lines), 60, page)
 			assert.LessOrEqual(t, wide, 160, page)
 			assert.Contains(t, page, "FAIL")
+			if z.Kind == "lost-value" {
+				assert.Contains(t, page, "overwrote", "the step that lost the value says so")
+			}
 		})
 	}
+}
+
+func store(step, cpu int, cell, v string) sim.Event {
+	return sim.Event{Step: step, Decision: true, Kind: sim.EvOp, CPU: cpu, Ctx: fmt.Sprintf("task t%d", cpu), Op: "store", Var: cell, Value: "= " + v}
+}
+
+func load(step, cpu int, cell, v string) sim.Event {
+	return sim.Event{Step: step, Decision: true, Kind: sim.EvOp, CPU: cpu, Ctx: fmt.Sprintf("task t%d", cpu), Op: "load", Var: cell, Value: "-> " + v}
+}
+
+func TestALostValueNamesTheStoreThatOverwroteIt(t *testing.T) {
+	events := []sim.Event{
+		store(1, 0, "q.tail", "7"), // a counter equal to the value, read back below
+		store(2, 0, "q.ring[2]", "7"),
+		load(3, 1, "q.tail", "7"),
+		store(4, 1, "q.ring[2]", "9"),
+		store(5, 1, "q.tail", "8"),
+		{Step: 5, Kind: sim.EvFailure, CPU: -1, Note: "end-of-run check: lost-value: value 7 was lost", Value: "7"},
+	}
+	c, ok := trace.FindCulprit(events)
+	require.True(t, ok)
+	assert.Equal(t, 4, c.Step)
+	assert.Equal(t, "overwrote 7 (stored at #2), which nothing had read", c.Note)
+	out := columns(t, events, trace.Options{CPUs: 2})
+	assert.Contains(t, out, "store q.ring[2] = 9  <- overwrote 7")
+
+	// Read before it was overwritten: not the store's doing.
+	read := append(slices.Clone(events[:3]), load(3, 1, "q.ring[2]", "7"), events[3], events[5])
+	_, ok = trace.FindCulprit(read)
+	assert.False(t, ok)
+}
+
+func TestADuplicatedValueNamesTheLoadThatReadItAgain(t *testing.T) {
+	events := []sim.Event{
+		store(1, 0, "q.ring[1]", "5"),
+		load(2, 1, "q.ring[1]", "5"),
+		load(3, 0, "q.ring[1]", "5"),
+		{Step: 3, Kind: sim.EvFailure, CPU: -1, Note: "end-of-run check: duplicated-value: value 5 dequeued twice", Value: "5"},
+	}
+	c, ok := trace.FindCulprit(events)
+	require.True(t, ok)
+	assert.Equal(t, 3, c.Step)
+	assert.Equal(t, "read 5 again, which the load at #2 had taken", c.Note)
+	// Stored again between the loads: two values that happen to be equal.
+	again := []sim.Event{events[0], events[1], store(3, 1, "q.ring[1]", "5"), load(4, 0, "q.ring[1]", "5"), events[3]}
+	_, ok = trace.FindCulprit(again)
+	assert.False(t, ok)
 }
