@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,14 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// command is a command of the README with the first line of the output
-// the README shows for it, if it shows one.
+// command is a command of the README with the output the README shows
+// for it: its lines up to the next command or the block's end, where a
+// line "..." stands for lines left out.
 type command struct {
 	line  int
 	text  string
-	first string
-	// elided is set when the README shows "..." for lines before first.
-	elided bool
+	shown []string
 }
 
 // commands are the README's commands: every line of a fenced block that
@@ -41,16 +41,14 @@ func commands(t *testing.T, readme []byte) []command {
 				}
 				for i, b := range block {
 					if c, ok := strings.CutPrefix(b, "$ "); ok {
-						first, elided := "", false
+						var shown []string
 						for _, o := range block[i+1:] {
-							if o == "..." {
-								elided = true
-							} else if o != "" {
-								first = o
+							if strings.HasPrefix(o, "$ ") {
 								break
 							}
+							shown = append(shown, o)
 						}
-						cmds = append(cmds, command{line: start + 1 + i, text: c, first: first, elided: elided})
+						cmds = append(cmds, command{line: start + 1 + i, text: c, shown: trimBlank(shown)})
 					}
 				}
 			}
@@ -102,6 +100,9 @@ func TestREADMECommandsRunAsWritten(t *testing.T) {
 		if why, ok := elsewhere[c.text]; ok {
 			t.Logf("README.md:%d: %s: run elsewhere (%s)", c.line, c.text, why)
 			seen[c.text] = true
+			if c.text == "go test ./..." && len(c.shown) > 0 {
+				testsEveryPackage(t, dir, c)
+			}
 			continue
 		}
 		t.Run(c.text, func(t *testing.T) {
@@ -118,20 +119,94 @@ func TestREADMECommandsRunAsWritten(t *testing.T) {
 				require.NoError(t, err)
 			}
 			assert.Contains(t, []int{0, 1}, code, "README.md:%d: %s: exit %d\nstdout:\n%s\nstderr:\n%s", c.line, c.text, code, stdout.String(), stderr.String())
-			want := masked.ReplaceAllString(c.first, "T")
-			switch {
-			case c.first == "":
-			case c.elided:
-				assert.Contains(t, strings.Split(masked.ReplaceAllString(stdout.String(), "T"), "\n"), want, "README.md:%d: a line %s prints", c.line, c.text)
-			default:
-				got, _, _ := strings.Cut(stdout.String(), "\n")
-				assert.Equal(t, want, masked.ReplaceAllString(got, "T"), "README.md:%d: the first line %s prints", c.line, c.text)
+			if len(c.shown) > 0 {
+				got := trimBlank(strings.Split(masked.ReplaceAllString(stdout.String(), "T"), "\n"))
+				if at, ok := shows(got, c.shown); !ok {
+					t.Errorf("README.md:%d: %s prints other than the README shows, from its line %q:\n%s", c.line, c.text, c.shown[at], stdout.String())
+				}
 			}
 		})
 	}
 	for c := range elsewhere {
 		assert.True(t, seen[c], "%q is no longer in the README", c)
 	}
+}
+
+// testsEveryPackage checks that the README's go test ./... lists every
+// package of the module, in go list's order, as "ok" or, for a package
+// without tests, "?".
+func testsEveryPackage(t *testing.T, dir string, c command) {
+	t.Helper()
+	list := exec.Command("go", "list", "-f", "{{if or .TestGoFiles .XTestGoFiles}}ok{{else}}?{{end}} {{.ImportPath}}", "./...")
+	list.Dir = dir
+	out, err := list.Output()
+	require.NoError(t, err)
+	want := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var got []string
+	for _, l := range c.shown {
+		if f := strings.Fields(l); len(f) >= 2 {
+			got = append(got, f[0]+" "+f[1])
+		}
+	}
+	assert.Equal(t, want, got, "README.md:%d: go test ./... lists every package", c.line)
+}
+
+// shows reports whether out is what the README shows: the same lines,
+// timings aside, where a line "..." stands for any lines (none included).
+// When it is not, it returns the index of the first shown line that does
+// not match.
+func shows(out, shown []string) (int, bool) {
+	var chunks [][]string
+	var at []int // the index in shown of each chunk's first line
+	cur, curAt := []string(nil), 0
+	for i, l := range shown {
+		if l == "..." {
+			chunks, at = append(chunks, cur), append(at, curAt)
+			cur, curAt = nil, i+1
+			continue
+		}
+		cur = append(cur, masked.ReplaceAllString(l, "T"))
+	}
+	chunks, at = append(chunks, cur), append(at, curAt)
+	pos := 0
+	for k, chunk := range chunks {
+		first, last := k == 0, k == len(chunks)-1
+		found := -1
+		switch {
+		case last:
+			// No "..." after it: the output ends with it.
+			if p := len(out) - len(chunk); p >= pos && slices.Equal(out[p:], chunk) {
+				found = p
+			}
+			if first && found != 0 {
+				found = -1 // nor before it: it is the whole output
+			}
+		case first:
+			if len(chunk) <= len(out) && slices.Equal(out[:len(chunk)], chunk) {
+				found = 0
+			}
+		default:
+			for p := pos; p+len(chunk) <= len(out); p++ {
+				if slices.Equal(out[p:p+len(chunk)], chunk) {
+					found = p
+					break
+				}
+			}
+		}
+		if found < 0 {
+			return min(at[k], len(shown)-1), false
+		}
+		pos = found + len(chunk)
+	}
+	return 0, true
+}
+
+// trimBlank drops the blank lines at the end.
+func trimBlank(lines []string) []string {
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
 }
 
 // copyTracked copies the files git tracks under root into dir: a clean
