@@ -6,7 +6,6 @@ package lessons
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kernelsim/lfsim/internal/shell"
 )
 
 var update = flag.Bool("update", false, "write each command's output into its page")
@@ -131,18 +132,9 @@ func TestLessonTranscriptsAreTrue(t *testing.T) {
 func run(t *testing.T, page string, tr transcript, dir string, env []string) []string {
 	t.Helper()
 	require.True(t, strings.HasPrefix(tr.command, "simrun "), "%s:%d: a lesson's commands are simrun's", page, tr.line)
-	cmd := exec.Command("bash", "-c", tr.command)
-	cmd.Dir, cmd.Env = dir, env
 	var b bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &b, &b
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	code, err := shell.Run(tr.command, dir, env, &b, &b)
+	require.NoError(t, err)
 	assert.Contains(t, []int{0, 1}, code, "%s:%d: %s exits %d:\n%s", page, tr.line, tr.command, code, b.String())
 	var lines []string
 	sc := bufio.NewScanner(&b)

@@ -62,12 +62,15 @@ func TestStrictAndALFDiffer(t *testing.T) {
 	assert.Equal(t, Illegal, alone.Check(model.ALF, 1).Verdict)
 }
 
-func TestALFStillCatchesReordering(t *testing.T) {
+// reordered is a history whose dequeue takes the second value first,
+// checked under ALF: the page its visualisation writes.
+func reordered(t *testing.T, about About) string {
+	t.Helper()
 	h := &History{Ops: []Op{
 		enq(0, 1, 4, 1, 1),
 		enq(0, 5, 8, 1, 2),
 		deq(1, 9, 12, 1, 2), // the second value first
-	}}
+	}, About: about}
 	h.Drained(2, []uint64{1})
 	r := h.Check(model.ALF, 4)
 	require.Equal(t, Illegal, r.Verdict)
@@ -75,27 +78,20 @@ func TestALFStillCatchesReordering(t *testing.T) {
 	require.NoError(t, r.WriteHTML(path))
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Contains(t, string(data), `dequeue(1) -\u003e [2]`)
-	assert.Error(t, Result{Verdict: Ok}.WriteHTML(path))
+	return string(data)
+}
+
+func TestALFStillCatchesReordering(t *testing.T) {
+	page := reordered(t, About{})
+	assert.Contains(t, page, `dequeue(1) -\u003e [2]`)
+	assert.Error(t, Result{Verdict: Ok}.WriteHTML(filepath.Join(t.TempDir(), "v.html")))
 }
 
 // The visualisation says what it shows: the workload, the specification,
 // who each client is, what results mean, and steps rather than the
 // checker's doubled times.
 func TestTheVisualisationIsHeadedAndSpeaksInSteps(t *testing.T) {
-	h := &History{Ops: []Op{
-		enq(0, 1, 4, 1, 1),
-		enq(0, 5, 8, 1, 2),
-		deq(1, 9, 12, 1, 2),
-	}, About: About{Title: "alf-test", Clients: []string{"task p on CPU0", "task c on CPU1"}}}
-	h.Drained(2, []uint64{1})
-	r := h.Check(model.ALF, 4)
-	require.Equal(t, Illegal, r.Verdict)
-	path := filepath.Join(t.TempDir(), "v.html")
-	require.NoError(t, r.WriteHTML(path))
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	page := string(data)
+	page := reordered(t, About{Title: "alf-test", Clients: []string{"task p on CPU0", "task c on CPU1"}})
 	assert.Contains(t, page, "<title>lfsim: alf-test: a history that is not linearizable</title>")
 	assert.Contains(t, page, "Checked against the <b>alf</b> specification")
 	assert.Contains(t, page, "0 = task p on CPU0; 1 = task c on CPU1;")

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kernelsim/lfsim/internal/shell"
 )
 
 // command is a command of the README with the output the README shows
@@ -106,18 +108,9 @@ func TestREADMECommandsRunAsWritten(t *testing.T) {
 			continue
 		}
 		t.Run(c.text, func(t *testing.T) {
-			cmd := exec.Command("bash", "-c", c.text)
-			cmd.Dir, cmd.Env = dir, env
 			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else {
-				require.NoError(t, err)
-			}
+			code, err := shell.Run(c.text, dir, env, &stdout, &stderr)
+			require.NoError(t, err)
 			assert.Contains(t, []int{0, 1}, code, "README.md:%d: %s: exit %d\nstdout:\n%s\nstderr:\n%s", c.line, c.text, code, stdout.String(), stderr.String())
 			if len(c.shown) > 0 {
 				got := trimBlank(strings.Split(masked.ReplaceAllString(stdout.String(), "T"), "\n"))
