@@ -407,6 +407,11 @@ func qmempoolHardirqScenario() *Scenario {
 // poolVerdict checks a pool history against the pool specification; a
 // check that cannot decide is a failure of its own kind, never a pass.
 func poolVerdict(h *linearizability.PoolHistory) *sim.Failure {
+	h.About = linearizability.About{
+		Title:   "the skb workload's pool",
+		Spec:    "pool",
+		Results: "alloc -> #n handed out object n, which no one else may hold until it is freed; free(#n) gave it back. Rows are holders: packets, or the tasks that alloc and free.",
+	}
 	r := h.Check()
 	switch r.Verdict {
 	case linearizability.Illegal:
