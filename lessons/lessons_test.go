@@ -88,6 +88,9 @@ func transcripts(page []string) []transcript {
 // prints what the page shows (stdout and stderr as a terminal shows them,
 // timings aside) and exits 0, or 1 where it shows a failure.
 func TestLessonTranscriptsAreTrue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds simrun and runs every lesson's commands: .ci/run runs it without -short")
+	}
 	pages, err := filepath.Glob("[0-9][0-9]-*.md")
 	require.NoError(t, err)
 	bin := t.TempDir()
