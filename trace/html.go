@@ -37,7 +37,7 @@ func stepWidth(steps int) int {
 // hardirq frames stacked as the kernel stacks them, the operations of
 // the code under test inside them with their arguments and results,
 // every event at its step with its value and source line on hover, and
-// the failing step marked.
+// the failing step marked, where the page opens.
 func HTML(w io.Writer, events []sim.Event, p Page) error {
 	tl := newTimeline(events, p.CPUs)
 	px := stepWidth(tl.steps)
@@ -86,7 +86,10 @@ func HTML(w io.Writer, events []sim.Event, p Page) error {
 		x0, w := x(s.from)-px/2, max(x(s.to)-x(s.from)+px, px)
 		if s.op {
 			label := s.name
-			if s.result != "" {
+			switch {
+			case !s.returned:
+				label += " (not returned)"
+			case s.result != "":
 				label += " -> " + s.result
 			}
 			steps := fmt.Sprintf("#%d", s.from)
@@ -195,19 +198,26 @@ text.axis { fill: #667; }
 .failure text { fill: #d11; font-weight: 600; }
 `
 
-// pageScript scrolls to the failure on request and says what it drew.
+// pageScript opens the page on the failure (and goes back to it on
+// request) and says what it drew.
 const pageScript = `
 (function () {
   var scroll = document.getElementById('scroll');
   var fail = document.getElementById('failure');
   var button = document.getElementById('to-failure');
-  if (button && fail) {
-    button.addEventListener('click', function () {
-      var step = Number(fail.getAttribute('data-step'));
-      var svg = document.getElementById('timeline');
-      var px = svg.width.baseVal.value / (Number(svg.getAttribute('data-steps')) + 3);
-      scroll.scrollLeft = Math.max(0, step * px - scroll.clientWidth / 2);
-    });
+  function toFailure() {
+    var step = Number(fail.getAttribute('data-step'));
+    var svg = document.getElementById('timeline');
+    var px = svg.width.baseVal.value / (Number(svg.getAttribute('data-steps')) + 3);
+    scroll.scrollLeft = Math.max(0, step * px - scroll.clientWidth * 2 / 3);
+  }
+  if (fail) {
+    // The page opens on the failure, with what led to it on its left.
+    toFailure();
+    document.body.setAttribute('data-shows-step', fail.getAttribute('data-step'));
+    if (button) {
+      button.addEventListener('click', toFailure);
+    }
   }
   // What the browser test reads: the lanes drawn, and whether the
   // timeline scrolls when it is wider than the window.

@@ -35,7 +35,8 @@ type span struct {
 	fromK, toK int
 	op         bool   // an operation (Call to Return), not a context
 	name       string // the context, or the call: "alf_mp_enqueue([1 2])"
-	result     string // an operation's result, "" while it had none
+	result     string // an operation's result
+	returned   bool   // the operation returned
 	ctx        string
 }
 
@@ -102,10 +103,7 @@ func newTimeline(events []sim.Event, cpus int) *timeline {
 		case sim.EvReturn:
 			if cs := calls[e.Ctx]; len(cs) > 0 {
 				s := &tl.spans[cs[len(cs)-1].at]
-				s.to, s.toK, s.result = e.Step, k, e.Value
-				if s.result == "" {
-					s.result = "returns"
-				}
+				s.to, s.toK, s.result, s.returned = e.Step, k, e.Value, true
 				calls[e.Ctx] = cs[:len(cs)-1]
 			}
 			continue

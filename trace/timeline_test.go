@@ -3,6 +3,7 @@ package trace_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,6 +189,7 @@ func TestTheTimelineRendersInABrowser(t *testing.T) {
 			assert.Contains(t, dom, `data-scrolls="true"`, "wider than the window, the timeline scrolls")
 			if r.Failure != nil {
 				assert.Contains(t, dom, `id="failure"`)
+				assert.Contains(t, dom, fmt.Sprintf(`data-shows-step="%d"`, r.Failure.Step), "the page opens on the failure")
 			}
 			shot := filepath.Join(dir, "timeline-"+name+".png")
 			_, console = browse(t, bin, file, "--screenshot="+shot)
