@@ -122,7 +122,8 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 	next := uint64(0)
 	client := 0
 	// call makes one operation, marked in the trace with the port's
-	// function name: under preempt_disable when protect is set.
+	// function name: under preempt_disable when protect is set. The
+	// history's interval and the trace's call are the same steps.
 	call := func(c *sim.Ctx, id int, op AlfOp, single, protect bool) {
 		if op.Enqueue {
 			vals := make([]uint64, op.N)
@@ -136,7 +137,10 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 			}
 			c.Call(name, vals)
 			var n int
-			guard(c, protect, func() { n = h.Enqueue(c, id, vals, func() int { return enq(q, c, vals) }) })
+			n = h.Enqueue(c, id, vals, func() (got int) {
+				guard(c, protect, func() { got = enq(q, c, vals) })
+				return got
+			})
 			if n == 0 {
 				c.Return(0, "(full)")
 			} else {
@@ -151,7 +155,10 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 		out := make([]uint64, op.N)
 		c.Call(name, op.N)
 		var n int
-		guard(c, protect, func() { n = h.Dequeue(c, id, out, func() int { return deq(q, c, out) }) })
+		n = h.Dequeue(c, id, out, func() (got int) {
+			guard(c, protect, func() { got = deq(q, c, out) })
+			return got
+		})
 		if n == 0 {
 			c.Return(0, "(empty)")
 		} else {
