@@ -136,11 +136,7 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 				enq, name = w.Ops.SPEnqueue, "alf_sp_enqueue"
 			}
 			c.Call(name, vals)
-			var n int
-			n = h.Enqueue(c, id, vals, func() (got int) {
-				guard(c, protect, func() { got = enq(q, c, vals) })
-				return got
-			})
+			n := h.Enqueue(c, id, vals, func() int { return guard(c, protect, func() int { return enq(q, c, vals) }) })
 			if n == 0 {
 				c.Return(0, "(full)")
 			} else {
@@ -154,11 +150,7 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 		}
 		out := make([]uint64, op.N)
 		c.Call(name, op.N)
-		var n int
-		n = h.Dequeue(c, id, out, func() (got int) {
-			guard(c, protect, func() { got = deq(q, c, out) })
-			return got
-		})
+		n := h.Dequeue(c, id, out, func() int { return guard(c, protect, func() int { return deq(q, c, out) }) })
 		if n == 0 {
 			c.Return(0, "(empty)")
 		} else {
@@ -215,15 +207,17 @@ func (w *AlfLoad) Build(m *sim.Machine) (Check, error) {
 	}, nil
 }
 
-// guard runs do under preempt_disable when protect is set.
-func guard(c *sim.Ctx, protect bool, do func()) {
+// guard runs do under preempt_disable when protect is set, and returns
+// what it returns.
+func guard(c *sim.Ctx, protect bool, do func() int) int {
 	if protect {
 		c.PreemptDisable()
 	}
-	do()
+	n := do()
 	if protect {
 		c.PreemptEnable()
 	}
+	return n
 }
 
 // randomOps draws n operations, enqueue or dequeue with equal chance, of

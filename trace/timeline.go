@@ -68,8 +68,7 @@ func levelOf(ctx string) int {
 func newTimeline(events []sim.Event, cpus int) *timeline {
 	tl := &timeline{cpus: cpus}
 	open := make([][levels]int, cpus) // index+1 into tl.spans of the open context per level
-	type call struct{ at int }
-	calls := map[string][]call{} // open operations by context
+	calls := map[string][]int{}       // open operations by context: their spans
 	k, last := 0, -1
 	for _, e := range events {
 		tl.steps = max(tl.steps, e.Step)
@@ -98,11 +97,11 @@ func newTimeline(events []sim.Event, cpus int) *timeline {
 		switch e.Kind {
 		case sim.EvCall:
 			tl.spans = append(tl.spans, span{cpu: e.CPU, level: lv, from: e.Step, fromK: k, to: e.Step, toK: k, op: true, name: e.Text(), ctx: e.Ctx})
-			calls[e.Ctx] = append(calls[e.Ctx], call{len(tl.spans) - 1})
+			calls[e.Ctx] = append(calls[e.Ctx], len(tl.spans)-1)
 			continue
 		case sim.EvReturn:
 			if cs := calls[e.Ctx]; len(cs) > 0 {
-				s := &tl.spans[cs[len(cs)-1].at]
+				s := &tl.spans[cs[len(cs)-1]]
 				s.to, s.toK, s.result, s.returned = e.Step, k, e.Value, true
 				calls[e.Ctx] = cs[:len(cs)-1]
 			}
@@ -116,13 +115,14 @@ func newTimeline(events []sim.Event, cpus int) *timeline {
 		tl.marks = append(tl.marks, m)
 	}
 	// An operation that never returned lasts as long as its context.
-	for _, cs := range calls {
-		for _, c := range cs {
-			s := &tl.spans[c.at]
-			for _, ctx := range tl.spans {
-				if !ctx.op && ctx.ctx == s.ctx && ctx.cpu == s.cpu && ctx.from <= s.from && (ctx.to > s.to || ctx.to == s.to && ctx.toK > s.toK) {
-					s.to, s.toK = ctx.to, ctx.toK
-				}
+	for i := range tl.spans {
+		s := &tl.spans[i]
+		if !s.op || s.returned {
+			continue
+		}
+		for _, ctx := range tl.spans {
+			if !ctx.op && ctx.ctx == s.ctx && ctx.cpu == s.cpu && ctx.from <= s.from && (ctx.to > s.to || ctx.to == s.to && ctx.toK > s.toK) {
+				s.to, s.toK = ctx.to, ctx.toK
 			}
 		}
 	}

@@ -134,9 +134,9 @@ func decision(e sim.Event) int {
 // inside it is one line ("#3-12  mp_enqueue([1 2]) -> 2"), and a run of
 // identical spin iterations is one line with its count.
 func Columns(w io.Writer, events []sim.Event, o Options) error {
-	culprit := -1
-	if c, ok := FindCulprit(events); ok {
-		culprit = c.Index
+	culprit, ok := FindCulprit(events)
+	if !ok {
+		culprit.Index = -1
 	}
 	rows := story(events, o.Full, culprit)
 	if !o.Full {
@@ -168,8 +168,8 @@ func Columns(w io.Writer, events []sim.Event, o Options) error {
 // story turns events into rows: a header where a CPU changes context,
 // operations indented under their call, and (unless full) an operation
 // with no other CPU's event inside folded to one row. The culprit (see
-// FindCulprit), if any, is never folded and says what it did.
-func story(events []sim.Event, full bool, culprit int) []row {
+// FindCulprit; Index -1 for none) is never folded and says what it did.
+func story(events []sim.Event, full bool, culprit Culprit) []row {
 	var rows []row
 	lastCtx := map[int]string{}
 	depth := map[string]int{} // open calls by context
@@ -195,7 +195,7 @@ func story(events []sim.Event, full bool, culprit int) []row {
 			continue
 		}
 		if e.Kind == sim.EvCall && !full {
-			if j := foldable(events, i); j > 0 && (culprit < i || culprit > j) {
+			if j := foldable(events, i); j > 0 && (culprit.Index < i || culprit.Index > j) {
 				r := row{cpu: e.CPU, ctx: e.Ctx, step: e.Step, text: indent(depth[e.Ctx]) + e.Text() + " -> " + events[j].Value}
 				if events[j].Value == "" {
 					r.text = indent(depth[e.Ctx]) + e.Text() + " returns"
@@ -217,9 +217,8 @@ func story(events []sim.Event, full bool, culprit int) []row {
 		}
 		r := row{cpu: e.CPU, ctx: e.Ctx, step: e.Step, first: decision(e), last: decision(e), text: indent(depth[e.Ctx]) + text(e)}
 		r.spin = e.Kind == sim.EvOp && e.Note == ""
-		if i == culprit {
-			c, _ := FindCulprit(events)
-			r.text += "  <- " + c.Note
+		if i == culprit.Index {
+			r.text += "  <- " + culprit.Note
 			r.spin = false
 		}
 		rows = append(rows, r)
